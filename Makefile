@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	rm -rf demo && mkdir -p demo && chmod 700 demo
 	$(BIN)/pigment init --db $(DEMO_DB) --policy examples/policy.toml
-	$(BIN)/python examples/seed_demo.py --db $(DEMO_DB)
+	$(BIN)/python examples/seed_demo.py --db $(DEMO_DB) > demo/shown-subject
 	$(BIN)/pigment subject list --db $(DEMO_DB)
-	$(BIN)/pigment subject show S-DEMO1 --db $(DEMO_DB)
+	$(BIN)/pigment subject show "$$(cat demo/shown-subject)" --db $(DEMO_DB)
+	@echo "Demo store: $(DEMO_DB)  (try: export PIGMENT_DB=$(DEMO_DB))"
 
 test: $(STAMP)
 	$(BIN)/ruff check pigment_cli tests bench

@@ -1,0 +1,45 @@
+"""Load examples/demo-clinic.json into a pigment store (used by `make demo`).
+
+Prints the id of the subject `make demo` shows. Usage: python examples/seed_demo.py --db PATH
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pigment_cli.clock import system_now
+from pigment_cli.inventory import add_item, add_subject
+from pigment_cli.session import session
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=HERE / "demo-clinic.json")
+    parser.add_argument("--show", default="PMS-1003", help="external id of the subject to print")
+    args = parser.parse_args()
+    clinic = json.loads(args.data.read_text("utf-8"))
+    shown = None
+    with session(args.db, now=system_now(), actor="demo-seed") as s:
+        for person in clinic["subjects"]:
+            items = person.pop("items")
+            first = min(item["collected_at"] for item in items)
+            subject = add_subject(s, processed_at=first, **person)
+            for item in items:
+                add_item(s, subject.id, category=item["category"], source=item["source"],
+                         purpose=item["purpose"], value=item["value"],
+                         collected=item["collected_at"], processed=item["processed_at"])
+            if person["external_id"] == args.show:
+                shown = subject.id
+    print(f"demo store: {len(clinic['subjects'])} fictional subjects loaded", file=sys.stderr)
+    print(shown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Allow `python -m pigment_cli`."""
+
+from pigment_cli.cli import main
+
+main()

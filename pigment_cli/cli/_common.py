@@ -1,0 +1,128 @@
+"""Shared pieces of the command layer: the options every command declares, the two consoles,
+opening a session for a command, and small render helpers."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from pigment_cli import clock
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pigment_cli.session import Session
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        envvar="PIGMENT_DB",
+        help="The store file. Default: $PIGMENT_DB, else the per-user data directory.",
+        show_default=False,
+    ),
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--actor",
+        envvar="PIGMENT_ACTOR",
+        help="Who is acting, for the audit trail. Default: $PIGMENT_ACTOR, else the OS user.",
+        show_default=False,
+    ),
+]
+SubjectArg = Annotated[
+    str, typer.Argument(metavar="SUBJECT", help="Subject id, e.g. S-7K3Q9.", show_default=False)
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Act as if today were this date (YYYY-MM-DD).", show_default=False),
+]
+
+
+def resolve_actor(actor: str | None) -> str:
+    if actor and actor.strip():
+        return actor.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. an odd container under cron
+        return f"uid:{os.getuid()}"
+
+
+def now_for(as_of: str | None = None) -> datetime:
+    """The command's "now": the system clock, or midday of `--as-of` when given."""
+    if as_of:
+        return datetime.combine(clock.parse_date(as_of, "--as-of"), time(12))
+    return clock.system_now()
+
+
+@contextmanager
+def open_session(db: Path | None, actor: str | None = None,
+                 as_of: str | None = None) -> Iterator[Session]:
+    """Open the store for one command: one transaction, committed only if the command succeeds."""
+    from pigment_cli.session import session
+    from pigment_cli.store import resolve_path
+
+    with session(resolve_path(db), now=now_for(as_of), actor=resolve_actor(actor)) as s:
+        yield s
+
+
+_consoles: dict[str, Console] = {}
+
+
+def out() -> Console:
+    """The stdout console (data). Rich honours NO_COLOR and drops colour off a TTY."""
+    if "out" not in _consoles:
+        from rich.console import Console
+
+        console = Console(highlight=False, soft_wrap=False)
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            # Piped or under cron: let tables take the width they need rather than 80 columns.
+            console = Console(highlight=False, soft_wrap=False, width=200)
+        _consoles["out"] = console
+    return _consoles["out"]
+
+
+def err() -> Console:
+    """The stderr console (talk: messages, warnings, progress)."""
+    if "err" not in _consoles:
+        from rich.console import Console
+
+        _consoles["err"] = Console(stderr=True, highlight=False)
+    return _consoles["err"]
+
+
+def reset_consoles() -> None:
+    """Forget the consoles (CliRunner swaps sys.stdout between invocations)."""
+    _consoles.clear()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def say(message: str) -> None:
+    """One line of talk on stderr, printed as plain text (no markup is interpreted)."""
+    sys.stderr.write(message + "\n")
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    grid = Table(title=escape(title) if title else None, title_justify="left")
+    for column in columns:
+        grid.add_column(column)
+    for row in rows:
+        grid.add_row(*(escape("" if v is None else str(v)) for v in row))
+    out().print(grid)

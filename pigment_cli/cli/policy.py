@@ -1,0 +1,96 @@
+"""`pigment policy ...`: show, check and apply the clinic's policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pigment_cli.cli._common import ActorOption, DbOption, JsonFlag, open_session, print_json, say, table
+from pigment_cli.errors import CheckFailed
+
+app = typer.Typer(help="The clinic's policy as data: show, check, apply.", no_args_is_help=True)
+
+FileArg = Annotated[Path, typer.Argument(metavar="FILE", help="A policy TOML file.", show_default=False)]
+
+
+@app.command("show")
+def show(db: DbOption = None, json_: JsonFlag = False, actor: ActorOption = None) -> None:
+    """Print the policy in force in the store. Example: pigment policy show --json"""
+    from pigment_cli.policy import policy_history
+
+    with open_session(db, actor) as s:
+        policy = s.policy
+        history = policy_history(s.conn)
+    if json_:
+        print_json({"version": policy.version, "sha256": policy.sha256,
+                    "store_version": history[-1]["version"] if history else None,
+                    "policy": policy.data})
+        return
+    data = policy.data
+    table(f"Policy {policy.version} (store version {history[-1]['version'] if history else '-'})",
+          ["", ""], [
+              ["controller", data["controller"]["name"]],
+              ["contact", data["controller"]["email"]],
+              ["supervisory authority", data["supervisory_authority"]["name"]],
+              ["retention", policy.retention_label()],
+          ])
+    table("Purposes", ["purpose", "lawful basis", "label"],
+          [[k, v["basis"], v["label"]] for k, v in data["purposes"].items()])
+    table("Categories", ["category", "retention", "label"],
+          [[k, policy.retention_label(k), v["label"]] for k, v in data["categories"].items()])
+    table("Sources", ["source", "label"], [[k, v["label"]] for k, v in data["sources"].items()])
+    table("Recipient types", ["type", "label"],
+          [[k, v["label"]] for k, v in data["recipient_types"].items()])
+
+
+@app.command("check")
+def check(file: FileArg, json_: JsonFlag = False) -> None:
+    """Validate a policy file; name each bad key and its line. Example: pigment policy check p.toml"""
+    from pigment_cli.policy import check_source, read_policy_file
+
+    _, problems = check_source(read_policy_file(file))
+    errors = [p for p in problems if p.level == "error"]
+    if json_:
+        print_json({"ok": not errors, "problems": [
+            {"level": p.level, "key": p.key, "line": p.line, "message": p.message}
+            for p in problems]})
+    else:
+        for problem in problems:
+            say(f"{file}: {problem}")
+    if errors:
+        raise CheckFailed(f"{file}: {len(errors)} error(s); the policy was not valid")
+    if not json_:
+        say(f"{file}: valid ({len(problems)} warning(s))")
+
+
+@app.command("apply")
+def apply(file: FileArg, db: DbOption = None, actor: ActorOption = None) -> None:
+    """Put a policy file in force (the old versions are kept). Example: pigment policy apply p.toml"""
+    from pigment_cli.policy import parse_policy, read_policy_file, store_policy
+
+    policy = parse_policy(read_policy_file(file))
+    with open_session(db, actor) as s:
+        if s.policy.sha256 == policy.sha256:
+            say("pigment: that policy is already in force; nothing changed")
+            return
+        version = store_policy(s.conn, policy, s.stamp, s.actor)
+        s.audit("policy apply", policy_version=version, sha256=policy.sha256)
+    for warning in policy.warnings:
+        say(f"pigment: policy {warning}")
+    say(f"pigment: policy {policy.version} in force as store version {version}")
+
+
+@app.command("history")
+def history(db: DbOption = None, json_: JsonFlag = False, actor: ActorOption = None) -> None:
+    """List every policy version the store has had in force. Example: pigment policy history"""
+    from pigment_cli.policy import policy_history
+
+    with open_session(db, actor) as s:
+        rows = policy_history(s.conn)
+    if json_:
+        print_json(rows)
+        return
+    table("Policy versions", ["version", "applied at", "by", "sha256"],
+          [[r["version"], r["applied_at"], r["actor"], r["sha256"][:16]] for r in rows])

@@ -1,0 +1,365 @@
+"""The clinic's policy as data: TOML loading, validation with line numbers, and vocabulary checks.
+
+The policy in force lives in the store (table `policies`, every version kept); the built-in default
+(`data/default_policy.toml`) encodes the Pigment.lab privacy policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+
+from pigment_cli.errors import BadInput
+
+BASES = ("contract", "consent", "legal_obligation", "legitimate_interests", "vital_interests")
+CONSENT_CHANNELS = ("email", "newsletter_link", "web_form", "paper_form", "phone", "in_clinic")
+WRITTEN_CHANNELS = frozenset({"email", "web_form", "paper_form"})
+# Keys the design names: a policy may add to them but never drop them.
+REQUIRED_KEYS = {
+    "categories": (
+        "identity", "date_of_birth", "contact", "medical_history", "marketing", "payment",
+        "communications", "web_activity", "social_media", "cctv",
+    ),
+    "sources": (
+        "website", "phone", "email", "instant_message", "social_media", "email_interaction",
+        "information_request", "appointment_booking", "consultation", "payment", "form",
+        "third_party", "survey", "review", "referral", "cctv",
+    ),
+    "purposes": (
+        "care", "medical_records", "medical_referral", "payment", "debt_collection", "reporting",
+        "security", "newsletter", "satisfaction_survey", "personalised_ads", "cookies",
+        "third_party_non_medical",
+    ),
+    "recipient_types": (
+        "laboratory", "specialist", "hospital", "payment_processor", "debt_collector",
+        "authority", "other",
+    ),
+    "bases": BASES,
+}
+REPORT_TEXT_KEYS = (
+    "intro", "rights", "complaint", "automated_decisions", "transfers", "consent_withdrawal",
+)
+# NHS Records Management Code of Practice: adult health records 8 years after treatment ends.
+NHS_ADULT_HEALTH_YEARS = 8
+_SINGULAR = {
+    "categories": "category", "sources": "source", "purposes": "purpose",
+    "recipient_types": "recipient type", "bases": "lawful basis",
+}
+_DURATION = re.compile(r"^(\d+)([ymwd])$")
+
+
+def parse_duration(text: str) -> relativedelta:
+    """`7y`, `13m`, `2w`, `30d` -> relativedelta (29 Feb + 7y is 28 Feb)."""
+    match = _DURATION.match(str(text).strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as 7y, 13m, 2w or 30d")
+    number, unit = int(match.group(1)), match.group(2)
+    return {
+        "y": relativedelta(years=number),
+        "m": relativedelta(months=number),
+        "w": relativedelta(weeks=number),
+        "d": relativedelta(days=number),
+    }[unit]
+
+
+def _duration_days(text: str) -> float:
+    delta = parse_duration(text)
+    return delta.years * 365.25 + delta.months * 30.44 + delta.days
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    level: str  # "error" or "warning"
+    key: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{self.level}: {where}{self.key}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy. `data` is the parsed TOML; helpers answer the questions commands ask."""
+
+    data: dict[str, Any]
+    source: str
+    warnings: tuple[PolicyProblem, ...] = field(default=())
+
+    @property
+    def version(self) -> str:
+        return str(self.data["version"])
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.source.encode()).hexdigest()
+
+    def keys(self, kind: str) -> list[str]:
+        return list(self.data[kind])
+
+    def label(self, kind: str, key: str) -> str:
+        return str(self.data[kind][key].get("label", key))
+
+    def require(self, kind: str, value: str) -> str:
+        """Return `value` if the policy knows it as a `kind`, else BadInput listing what it knows."""
+        if value not in self.data[kind]:
+            what = _SINGULAR.get(kind, kind)
+            allowed = ", ".join(self.data[kind])
+            raise BadInput(f"unknown {what} {value!r}; the policy allows: {allowed}")
+        return value
+
+    def purpose_basis(self, purpose: str) -> str:
+        return str(self.data["purposes"][self.require("purposes", purpose)]["basis"])
+
+    def consent_purposes(self) -> list[str]:
+        return [k for k, v in self.data["purposes"].items() if v["basis"] == "consent"]
+
+    def is_medical_purpose(self, purpose: str) -> bool:
+        return bool(self.data["purposes"][purpose].get("medical", False))
+
+    def needs_written_consent(self, purpose: str) -> bool:
+        return bool(self.data["purposes"][purpose].get("written_consent", False))
+
+    def is_special_category(self, category: str) -> bool:
+        return bool(self.data["categories"][category].get("special", False))
+
+    def source_from_subject(self, source: str) -> bool:
+        return bool(self.data["sources"][source].get("from_subject", True))
+
+    @property
+    def default_retention(self) -> relativedelta:
+        return parse_duration(self.data["retention"]["default"])
+
+    def category_retention(self, category: str) -> relativedelta | None:
+        rule = self.data["retention"].get("categories", {}).get(category)
+        return parse_duration(rule["after"]) if rule else None
+
+    def retention_label(self, category: str | None = None) -> str:
+        retention = self.data["retention"]
+        rule = retention.get("categories", {}).get(category) if category else None
+        if rule:
+            return str(rule.get("label", f"{rule['after']} after last processing"))
+        return str(retention.get("default_label", f"{retention['default']} after last processing"))
+
+    def text(self, key: str) -> str:
+        return str(self.data["report_text"][key])
+
+
+# --- loading and validating -------------------------------------------------------------------
+
+
+def default_source() -> str:
+    return resources.files("pigment_cli").joinpath("data/default_policy.toml").read_text("utf-8")
+
+
+def line_of(source: str, dotted_key: str) -> int | None:
+    """The 1-based line where `dotted_key` (e.g. `purposes.care.basis`) is defined in TOML source.
+
+    Understands table headers (`[a.b]`) and `key = value` lines, which is how policy files are
+    written; returns the table's header line when the key itself is missing.
+    """
+    parts = dotted_key.split(".")
+    table: list[str] = []
+    best_line, best_len = None, 0
+    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    assign = re.compile(r"^\s*([A-Za-z0-9_\-\.\"']+)\s*=")
+    for number, line in enumerate(source.splitlines(), start=1):
+        if match := header.match(line):
+            table = [p.strip().strip("\"'") for p in match.group(1).split(".")]
+            key = table
+        elif match := assign.match(line):
+            key = table + [p.strip().strip("\"'") for p in match.group(1).split(".")]
+            if key == parts:
+                return number
+        else:
+            continue
+        if parts[: len(key)] == key and len(key) > best_len:
+            best_line, best_len = number, len(key)
+    return best_line
+
+
+def _check(data: dict[str, Any], source: str) -> list[PolicyProblem]:
+    problems: list[PolicyProblem] = []
+
+    def error(key: str, message: str) -> None:
+        problems.append(PolicyProblem("error", key, line_of(source, key), message))
+
+    def warn(key: str, message: str) -> None:
+        problems.append(PolicyProblem("warning", key, line_of(source, key), message))
+
+    if not isinstance(data.get("version"), str | int) or str(data.get("version", "")).strip() == "":
+        error("version", "missing: the policy (notice) version, e.g. version = \"2026-11\"")
+    for table, keys in (
+        ("controller", ("name", "address", "email")),
+        ("supervisory_authority", ("name", "website")),
+    ):
+        section = data.get(table)
+        if not isinstance(section, dict):
+            error(table, f"missing table [{table}]")
+            continue
+        for key in keys:
+            if not isinstance(section.get(key), str) or not section[key].strip():
+                error(f"{table}.{key}", "missing or empty text")
+    for kind, required in REQUIRED_KEYS.items():
+        section = data.get(kind)
+        if not isinstance(section, dict):
+            error(kind, f"missing table [{kind}.*]")
+            continue
+        for key in required:
+            if key not in section:
+                error(f"{kind}.{key}", f"missing: the design's {kind} must all be present")
+        for key, entry in section.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+                error(f"{kind}.{key}", "keys are lower_snake_case")
+            if not isinstance(entry, dict):
+                error(f"{kind}.{key}", "must be a table with at least a label")
+            elif not isinstance(entry.get("label"), str):
+                error(f"{kind}.{key}.label", "missing label text")
+    purposes = data.get("purposes")
+    if isinstance(purposes, dict):
+        for key, entry in purposes.items():
+            if not isinstance(entry, dict):
+                continue
+            basis = entry.get("basis")
+            if basis not in BASES:
+                error(f"purposes.{key}.basis", f"{basis!r} is not a lawful basis; use one of: "
+                      + ", ".join(BASES))
+            if entry.get("written_consent") and basis != "consent":
+                error(f"purposes.{key}.written_consent", "only a consent purpose can need it")
+        for key in ("care", "medical_records", "medical_referral", "payment", "debt_collection"):
+            entry = purposes.get(key)
+            if isinstance(entry, dict) and entry.get("basis") == "consent":
+                error(f"purposes.{key}.basis", "rests on the treatment contract, not on consent")
+        for key in ("newsletter", "satisfaction_survey", "personalised_ads", "cookies",
+                    "third_party_non_medical"):
+            entry = purposes.get(key)
+            if isinstance(entry, dict) and entry.get("basis") != "consent":
+                error(f"purposes.{key}.basis", "a non-medical use needs explicit consent")
+        entry = purposes.get("third_party_non_medical")
+        if isinstance(entry, dict) and not entry.get("written_consent"):
+            error("purposes.third_party_non_medical.written_consent",
+                  "the privacy policy promises written consent: set written_consent = true")
+    retention = data.get("retention")
+    if not isinstance(retention, dict):
+        error("retention", "missing table [retention]")
+    else:
+        try:
+            parse_duration(retention.get("default", ""))
+            if _duration_days(retention["default"]) < NHS_ADULT_HEALTH_YEARS * 365.25:
+                warn("retention.default",
+                     f"{retention['default']} is shorter than the NHS Records Management Code's "
+                     f"benchmark for adult health records ({NHS_ADULT_HEALTH_YEARS} years after "
+                     "treatment ends); kept as the clinic chose")
+        except ValueError as exc:
+            error("retention.default", str(exc))
+        for category, rule in (retention.get("categories") or {}).items():
+            key = f"retention.categories.{category}"
+            if isinstance(data.get("categories"), dict) and category not in data["categories"]:
+                error(key, f"{category!r} is not a category of this policy")
+            if not isinstance(rule, dict):
+                error(key, "must be a table with `after`")
+                continue
+            try:
+                parse_duration(rule.get("after", ""))
+            except ValueError as exc:
+                error(f"{key}.after", str(exc))
+        minors = retention.get("minors")
+        if minors is not None:
+            if not isinstance(minors, dict) or not isinstance(minors.get("until_age"), int):
+                error("retention.minors.until_age", "a whole number of years, e.g. 25")
+            elif "until_age_if_17" in minors and not isinstance(minors["until_age_if_17"], int):
+                error("retention.minors.until_age_if_17", "a whole number of years, e.g. 26")
+    requests = data.get("requests", {})
+    if not isinstance(requests, dict):
+        error("requests", "must be a table")
+    elif "internal_target_days" in requests and not isinstance(
+        requests["internal_target_days"], int
+    ):
+        error("requests.internal_target_days", "a whole number of days")
+    reports = data.get("reports", {})
+    if not isinstance(reports, dict):
+        error("reports", "must be a table")
+    else:
+        for key in ("suppress_below", "round_to"):
+            if key in reports and (not isinstance(reports[key], int) or reports[key] < 1):
+                error(f"reports.{key}", "a whole number of at least 1")
+    texts = data.get("report_text")
+    if not isinstance(texts, dict):
+        error("report_text", "missing table [report_text] (the words of the access report)")
+    else:
+        for key in REPORT_TEXT_KEYS:
+            if not isinstance(texts.get(key), str) or not texts[key].strip():
+                error(f"report_text.{key}", "missing or empty text")
+    return problems
+
+
+def check_source(source: str) -> tuple[dict[str, Any] | None, list[PolicyProblem]]:
+    """Parse and validate TOML source; returns the data (None if unparseable) and the problems."""
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        line = int(match.group(1)) if match else None
+        return None, [PolicyProblem("error", "(syntax)", line, str(exc))]
+    return data, _check(data, source)
+
+
+def parse_policy(source: str) -> Policy:
+    """A Policy from TOML source, or BadInput naming the first error and its line."""
+    data, problems = check_source(source)
+    errors = [p for p in problems if p.level == "error"]
+    if data is None or errors:
+        more = f" (and {len(errors) - 1} more; run pigment policy check)" if len(errors) > 1 else ""
+        raise BadInput(f"invalid policy: {errors[0]}{more}")
+    data.setdefault("requests", {})
+    data.setdefault("reports", {})
+    data["retention"].setdefault("categories", {})
+    return Policy(data, source, tuple(p for p in problems if p.level == "warning"))
+
+
+def read_policy_file(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"no policy file at {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read policy file {path}: {exc}") from None
+
+
+def default_policy() -> Policy:
+    return parse_policy(default_source())
+
+
+# --- the policy in force ----------------------------------------------------------------------
+
+
+def store_policy(conn: sqlite3.Connection, policy: Policy, applied_at: str, actor: str) -> int:
+    """Record `policy` as the new version in force (call inside a transaction)."""
+    cur = conn.execute(
+        "INSERT INTO policies (applied_at, actor, sha256, source) VALUES (?, ?, ?, ?)",
+        (applied_at, actor, policy.sha256, policy.source),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def policy_in_force(conn: sqlite3.Connection) -> Policy:
+    row = conn.execute("SELECT source FROM policies ORDER BY version DESC LIMIT 1").fetchone()
+    if row is None:
+        return default_policy()
+    return parse_policy(row[0])
+
+
+def policy_history(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT version, applied_at, actor, sha256 FROM policies ORDER BY version"
+    ).fetchall()
+    return [dict(row) for row in rows]

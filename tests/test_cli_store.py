@@ -1,0 +1,162 @@
+"""Creating and opening the store: the documented errors and the file's protections."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+from pigment_cli.errors import ExitCode
+from pigment_cli.store import SCHEMA_VERSION
+
+
+def test_init_creates_a_private_wal_store(cli, db: Path) -> None:
+    result = cli.ok("init")
+    assert "created store" in result.stderr
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_init_is_private_even_under_a_permissive_umask(cli, db: Path) -> None:
+    import os
+
+    old = os.umask(0)
+    try:
+        cli.ok("init")
+        cli.ok("subject", "add", "--name", "Someone")
+    finally:
+        os.umask(old)
+    for path in (db, Path(f"{db}-wal")):
+        if path.exists():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_init_refuses_an_existing_store(cli, store: Path) -> None:
+    result = cli("init")
+    assert result.exit_code == ExitCode.STORE
+    assert "already exists" in result.stderr
+
+
+def test_db_option_wins_over_environment(cli, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.db"
+    cli.ok("init", "--db", other)
+    assert other.exists()
+    assert not (tmp_path / "pigment.db").exists()
+
+
+def test_missing_store_is_exit_4_and_nothing_is_created(cli, db: Path) -> None:
+    result = cli("subject", "list")
+    assert result.exit_code == ExitCode.STORE
+    assert "no store" in result.stderr and "pigment init" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not db.exists()
+
+
+def test_non_sqlite_file_is_exit_4(cli, db: Path) -> None:
+    db.write_text("name,email\nnot,a database\n")
+    result = cli("subject", "list")
+    assert result.exit_code == ExitCode.STORE
+    assert "not a SQLite database" in result.stderr
+    assert db.read_text() == "name,email\nnot,a database\n"
+
+
+def test_foreign_sqlite_file_is_exit_4(cli, db: Path) -> None:
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    result = cli("subject", "list")
+    assert result.exit_code == ExitCode.STORE
+    assert "not a pigment store" in result.stderr
+
+
+def test_newer_schema_is_refused(cli, store: Path) -> None:
+    conn = sqlite3.connect(store)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    result = cli("subject", "list")
+    assert result.exit_code == ExitCode.STORE
+    assert "newer than this pigment" in result.stderr
+
+
+def test_corrupt_store_is_exit_4_without_traceback(cli, store: Path) -> None:
+    data = bytearray(store.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # scribble over the schema page
+    store.write_bytes(bytes(data))
+    Path(f"{store}-wal").unlink(missing_ok=True)
+    result = cli("subject", "list")
+    assert result.exit_code == ExitCode.STORE, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_locked_store_is_exit_4_with_a_clear_message(cli, store: Path, monkeypatch) -> None:
+    from pigment_cli import store as store_module
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)
+    holder = sqlite3.connect(store, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = cli("subject", "add", "--name", "Blocked")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == ExitCode.STORE
+    assert "busy" in result.stderr
+
+
+def test_pragmas_on_every_connection(store: Path) -> None:
+    from pigment_cli.store import open_store
+
+    conn = open_store(store)
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+
+
+def test_migrations_bring_an_old_store_forward(tmp_path: Path) -> None:
+    from pigment_cli import store as store_module
+
+    path = tmp_path / "old.db"
+    conn = store_module.init_store(path)
+    conn.close()
+    calls = []
+
+    def m2(conn: sqlite3.Connection) -> None:
+        calls.append(2)
+        conn.execute("CREATE TABLE added_later (x)")
+
+    migrations = [*store_module.MIGRATIONS, m2]
+    store_module_migrations = store_module.MIGRATIONS
+    store_module.MIGRATIONS = migrations
+    store_module.SCHEMA_VERSION = len(migrations)
+    try:
+        conn = store_module.open_store(path)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(migrations)
+        conn.close()
+        store_module.open_store(path).close()  # already migrated: runs nothing twice
+        assert calls == [2]
+    finally:
+        store_module.MIGRATIONS = store_module_migrations
+        store_module.SCHEMA_VERSION = len(store_module_migrations)
+
+
+def test_version_flag(cli) -> None:
+    from pigment_cli import __version__
+
+    assert cli.ok("--version").stdout.strip() == f"pigment {__version__}"
+
+
+def test_internal_error_is_one_line_exit_70(cli, store: Path, monkeypatch) -> None:
+    from pigment_cli import inventory
+
+    def boom(*args, **kwargs):
+        raise ZeroDivisionError("secret patient detail")
+
+    monkeypatch.setattr(inventory, "list_subjects", boom)
+    result = cli("subject", "list")
+    assert result.exit_code == ExitCode.INTERNAL
+    assert "internal error" in result.stderr and "nothing was changed" in result.stderr
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr
