@@ -309,6 +309,9 @@ def list_items(s: Session, subject_id: str, category: str | None = None) -> list
 
 def holding(s: Session, subject_id: str) -> dict[str, Any]:
     """Everything held on a subject, as one JSON-ready document (the `subject show` view)."""
+    from pigment_cli.consent import holding_rows as consent_rows  # they import this module
+    from pigment_cli.disclosure import holding_rows as disclosure_rows
+
     policy = s.policy
     subject = get_subject(s.conn, subject_id)
     items = _items_with_due(s, subject)
@@ -325,8 +328,8 @@ def holding(s: Session, subject_id: str) -> dict[str, Any]:
         "items": categories,
         "item_count": len(items),
         # Filled in by the consent, disclosure, request and hold modules as they land.
-        "consents": [],
-        "disclosures": [],
+        "consents": consent_rows(s.conn, policy, subject.id),
+        "disclosures": disclosure_rows(s.conn, subject.id),
         "requests": [],
         "holds": [],
     }

@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
 from pigment_cli import __version__
-from pigment_cli.cli import audit, item, policy, store, subject
+from pigment_cli.cli import audit, consent, disclosure, item, policy, store, subject
 from pigment_cli.cli._common import reset_consoles, say
 from pigment_cli.errors import ExitCode, PigmentError
 
@@ -80,6 +80,9 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(subject.app, name="subject")
 app.add_typer(item.app, name="item")
 app.add_typer(audit.app, name="audit")
+app.add_typer(consent.app, name="consent")
+app.command("disclose")(disclosure.disclose)
+app.add_typer(disclosure.app, name="disclosure")
 
 
 def main() -> None:

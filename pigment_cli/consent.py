@@ -1,0 +1,536 @@
+"""The consent ledger: grants and withdrawals per subject and optional purpose, append-only.
+
+The current state of a purpose is its latest event (by time, then by order of recording). This
+module also owns the audience export for the mailing tool, the import of a mailing service's
+unsubscribe file, and the keyed hash (`email_hmac`) under which emails go on the suppression list.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pigment_cli.clock import parse_timestamp
+from pigment_cli.errors import BadInput
+from pigment_cli.inventory import bump_processed, clean_text, get_subject
+from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS, Policy
+from pigment_cli.session import Session
+from pigment_cli.store import suppression_key
+
+GRANTED, WITHDRAWN, NEVER_ASKED = "granted", "withdrawn", "never asked"
+_EVENT_COLUMNS = (
+    "id, subject_id, purpose, action, channel, written, evidence, notice_version, at, "
+    "recorded_by, recorded_at"
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+MAX_TEXT = 200
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    id: int
+    subject_id: str
+    purpose: str
+    action: str  # "grant" or "withdraw"
+    channel: str
+    written: bool
+    evidence: str | None
+    notice_version: str | None
+    at: str
+    recorded_by: str
+    recorded_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """Where one purpose stands for one subject. `since` is the start of the current unbroken
+    run of grants (or withdrawals); channel, written and notice come from the latest event."""
+
+    purpose: str
+    state: str  # granted / withdrawn / never asked
+    since: str | None = None
+    channel: str | None = None
+    written: bool | None = None
+    notice_version: str | None = None
+    evidence: str | None = None
+    last_event: int | None = None
+
+    @property
+    def granted(self) -> bool:
+        return self.state == GRANTED
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """What `grant`/`withdraw` did: `recorded` is False when the event would change nothing."""
+
+    recorded: bool
+    event: ConsentEvent | None
+    state: ConsentState
+    reason: str = ""
+    suppressed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "recorded": self.recorded,
+            "reason": self.reason,
+            "event": self.event.to_dict() if self.event else None,
+            "state": self.state.to_dict(),
+            "suppressed": self.suppressed,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    state: ConsentState
+    reason: str
+
+
+@dataclass(frozen=True)
+class AudienceMember:
+    id: str
+    email: str | None
+    name: str
+    granted_since: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ImportReport:
+    """Counts only: emails from the file are never echoed. Line numbers point into the file."""
+
+    purpose: str
+    channel: str
+    rows: int = 0
+    emails: int = 0
+    duplicates: int = 0
+    matched: int = 0
+    unknown: int = 0
+    invalid: int = 0
+    withdrawn: int = 0
+    already_withdrawn: int = 0
+    granted_later: int = 0
+    dry_run: bool = False
+    unknown_lines: list[int] = field(default_factory=list)
+    invalid_lines: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- keyed hash of emails (suppression list) --------------------------------------------------
+
+
+def email_hmac(conn: sqlite3.Connection, email: str) -> str:
+    """HMAC-SHA256 (key kept in the store) of the lower-cased, stripped email, as hex."""
+    return _hmac_with(suppression_key(conn), email)
+
+
+def _hmac_with(key: bytes, email: str) -> str:
+    return hmac.digest(key, email.strip().lower().encode("utf-8"), hashlib.sha256).hex()
+
+
+def is_suppressed(conn: sqlite3.Connection, email: str | None) -> bool:
+    if not email:
+        return False
+    row = conn.execute(
+        "SELECT 1 FROM suppression WHERE email_hmac = ?", (email_hmac(conn, email),)
+    ).fetchone()
+    return row is not None
+
+
+# --- vocabulary -------------------------------------------------------------------------------
+
+
+def require_consent_purpose(policy: Policy, purpose: str) -> str:
+    """The purpose if it rests on consent; BadInput saying why not otherwise."""
+    allowed = ", ".join(policy.consent_purposes())
+    if purpose not in policy.keys("purposes"):
+        raise BadInput(f"unknown consent purpose {purpose!r}; the policy's consent purposes are: "
+                       f"{allowed}")
+    basis = policy.purpose_basis(purpose)
+    if basis != "consent":
+        on = "the treatment contract" if basis == "contract" else f"the basis {basis!r}"
+        raise BadInput(f"purpose {purpose!r} rests on {on}, not on consent, so it cannot be "
+                       f"consented to or withdrawn; consent purposes are: {allowed}")
+    return purpose
+
+
+def require_channel(channel: str) -> str:
+    if channel not in CONSENT_CHANNELS:
+        raise BadInput(f"unknown channel {channel!r}; use one of: {', '.join(CONSENT_CHANNELS)}")
+    return channel
+
+
+# --- reading the ledger (no audit: callers audit) ---------------------------------------------
+
+
+def _event(row: sqlite3.Row) -> ConsentEvent:
+    return ConsentEvent(
+        id=row["id"], subject_id=row["subject_id"], purpose=row["purpose"],
+        action=row["action"], channel=row["channel"], written=bool(row["written"]),
+        evidence=row["evidence"], notice_version=row["notice_version"], at=row["at"],
+        recorded_by=row["recorded_by"], recorded_at=row["recorded_at"],
+    )
+
+
+def events_of(conn: sqlite3.Connection, subject_id: str,
+              purpose: str | None = None) -> list[ConsentEvent]:
+    """A subject's consent events in ledger order (time, then order of recording)."""
+    sql = f"SELECT {_EVENT_COLUMNS} FROM consent_events WHERE subject_id = ?"
+    args: list[Any] = [subject_id]
+    if purpose is not None:
+        sql += " AND purpose = ?"
+        args.append(purpose)
+    return [_event(r) for r in conn.execute(sql + " ORDER BY at, id", args)]
+
+
+def state_from(purpose: str, events: Iterable[ConsentEvent], at: str | None = None) -> ConsentState:
+    """The state of `purpose` after `events` (in ledger order), counting only those up to `at`."""
+    latest: ConsentEvent | None = None
+    since: str | None = None
+    for event in events:
+        if event.purpose != purpose or (at is not None and event.at > at):
+            continue
+        if latest is None or latest.action != event.action:
+            since = event.at
+        latest = event
+    if latest is None:
+        return ConsentState(purpose, NEVER_ASKED)
+    return ConsentState(
+        purpose=purpose, state=GRANTED if latest.action == "grant" else WITHDRAWN, since=since,
+        channel=latest.channel, written=latest.written, notice_version=latest.notice_version,
+        evidence=latest.evidence, last_event=latest.id,
+    )
+
+
+def current_states(conn: sqlite3.Connection, policy: Policy, subject_id: str,
+                   at: str | None = None) -> list[ConsentState]:
+    """Every consent purpose of the policy (then any other purpose with events), in policy order."""
+    events = events_of(conn, subject_id)
+    purposes = policy.consent_purposes()
+    purposes += sorted({e.purpose for e in events} - set(purposes))
+    return [state_from(p, events, at) for p in purposes]
+
+
+def holding_rows(conn: sqlite3.Connection, policy: Policy, subject_id: str) -> list[dict[str, Any]]:
+    """The consents section of `subject show`: one short row per consent purpose."""
+    return [
+        {"purpose": st.purpose, "state": st.state, "since": st.since, "via": st.channel,
+         "written": st.written, "notice": st.notice_version}
+        for st in current_states(conn, policy, subject_id)
+    ]
+
+
+# --- recording events -------------------------------------------------------------------------
+
+
+def event_time(s: Session, at: str | None, what: str = "--at") -> str:
+    """A full stored timestamp (a bare date is midnight UTC), never in the future."""
+    if at is None or not at.strip():
+        return s.stamp
+    when = parse_timestamp(at, what).isoformat()
+    if when > s.stamp:
+        raise BadInput(f"{what} {when} is in the future (now is {s.stamp} UTC)")
+    return when
+
+
+def _insert(s: Session, subject_id: str, purpose: str, action: str, channel: str,
+            evidence: str | None, notice: str, at: str) -> ConsentEvent:
+    cur = s.conn.execute(
+        "INSERT INTO consent_events (subject_id, purpose, action, channel, written, evidence, "
+        "notice_version, at, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (subject_id, purpose, action, channel, int(channel in WRITTEN_CHANNELS), evidence, notice,
+         at, s.actor, s.stamp),
+    )
+    event_id = int(cur.lastrowid or 0)
+    bump_processed(s.conn, subject_id, at)
+    s.audit(f"consent {action}", subject_id, event=event_id, purpose=purpose, channel=channel)
+    row = s.conn.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM consent_events WHERE id = ?", (event_id,)
+    ).fetchone()
+    return _event(row)
+
+
+def _short_text(value: str | None, what: str) -> str | None:
+    text = clean_text(value, what)
+    if text is not None and len(text) > MAX_TEXT:
+        raise BadInput(f"{what} is longer than {MAX_TEXT} characters; give a short reference")
+    return text
+
+
+def _record(s: Session, action: str, subject_id: str, purpose: str, *, via: str,
+            evidence: str | None, notice: str | None, at: str | None) -> EventResult:
+    subject = get_subject(s.conn, subject_id)
+    require_consent_purpose(s.policy, purpose)
+    require_channel(via)
+    evidence_text = _short_text(evidence, "--evidence")
+    notice_text = _short_text(notice, "--notice") or s.policy.version
+    when = event_time(s, at)
+    events = events_of(s.conn, subject.id, purpose)
+    before = state_from(purpose, events)
+    latest = events[-1] if events else None
+    if action == "grant" and latest is not None and latest.action == "grant" and (
+        latest.channel, latest.evidence, latest.notice_version
+    ) == (via, evidence_text, notice_text):
+        s.audit("consent grant", subject.id, purpose=purpose, recorded=False)
+        return EventResult(False, latest, before, f"already granted since {before.since}")
+    if action == "withdraw" and latest is not None and latest.action == "withdraw":
+        s.audit("consent withdraw", subject.id, purpose=purpose, recorded=False)
+        return EventResult(False, latest, before, f"already withdrawn since {before.since}")
+    if latest is not None and when < latest.at:
+        raise BadInput(
+            f"{subject.id}'s latest {purpose} event ({latest.action}) is at {latest.at}; a new "
+            "event cannot be dated before it (the ledger's latest event is the current state)"
+        )
+    event = _insert(s, subject.id, purpose, action, via, evidence_text, notice_text, when)
+    after = state_from(purpose, [*events, event])
+    suppressed = action == "grant" and is_suppressed(s.conn, subject.email)
+    return EventResult(True, event, after, "", suppressed)
+
+
+def grant(s: Session, subject_id: str, purpose: str, *, via: str, evidence: str | None = None,
+          notice: str | None = None, at: str | None = None) -> EventResult:
+    """Record that the subject consented to `purpose` through `via` (a channel).
+
+    Granting again with the same channel, evidence and notice version records nothing; a grant
+    that differs (say a written form confirming a phone consent, or a newer notice) is recorded.
+    """
+    return _record(s, "grant", subject_id, purpose, via=via, evidence=evidence, notice=notice,
+                   at=at)
+
+
+def withdraw(s: Session, subject_id: str, purpose: str, *, via: str, evidence: str | None = None,
+             notice: str | None = None, at: str | None = None) -> EventResult:
+    """Record that the subject withdrew (or refused) consent to `purpose`.
+
+    A withdrawal by someone never asked is recorded (an explicit opt-out is worth keeping); a
+    withdrawal when the latest event is already a withdrawal records nothing.
+    """
+    return _record(s, "withdraw", subject_id, purpose, via=via, evidence=evidence, notice=notice,
+                   at=at)
+
+
+# --- reading, audited -------------------------------------------------------------------------
+
+
+def status(s: Session, subject_id: str) -> list[ConsentState]:
+    subject = get_subject(s.conn, subject_id)
+    states = current_states(s.conn, s.policy, subject.id)
+    s.audit("consent status", subject.id)
+    return states
+
+
+def history(s: Session, subject_id: str) -> list[ConsentEvent]:
+    subject = get_subject(s.conn, subject_id)
+    events = events_of(s.conn, subject.id)
+    s.audit("consent history", subject.id, events=len(events))
+    return events
+
+
+def check(s: Session, subject_id: str, purpose: str, *, written: bool = False) -> CheckResult:
+    """Is the subject's consent to `purpose` granted now (through a written channel if asked)?"""
+    subject = get_subject(s.conn, subject_id)
+    require_consent_purpose(s.policy, purpose)
+    state = state_from(purpose, events_of(s.conn, subject.id, purpose))
+    if not state.granted:
+        ok, reason = False, f"{subject.id}: {purpose} consent is not granted ({state.state})"
+    elif written and not state.written:
+        ok, reason = False, (f"{subject.id}: {purpose} consent is granted via {state.channel}, "
+                             "which is not written")
+    else:
+        how = "written, " if state.written else ""
+        ok, reason = True, (f"{subject.id}: {purpose} consent granted since {state.since} "
+                            f"({how}via {state.channel})")
+    s.audit("consent check", subject.id, purpose=purpose, written=written, ok=ok)
+    return CheckResult(ok, state, reason)
+
+
+# One query, driven by the index consent_purpose (purpose, subject_id): for each subject with an
+# event for the purpose, its latest event and latest withdrawal come from index consent_subject
+# (subject_id, purpose, at); "granted since" is the first grant after that withdrawal. About 0.6 s
+# for 100,000 subjects (window functions over the same events took twice as long).
+_AUDIENCE_SQL = """
+SELECT s.id, s.email, s.name, e.written,
+       (SELECT min(g.at) FROM consent_events g
+        WHERE g.subject_id = s.id AND g.purpose = ?1 AND g.action = 'grant'
+          AND (w.id IS NULL OR g.at > w.at OR (g.at = w.at AND g.id > w.id))) AS granted_since
+FROM (SELECT DISTINCT subject_id FROM consent_events WHERE purpose = ?1) AS c
+JOIN subjects s ON s.id = c.subject_id
+JOIN consent_events e ON e.id = (
+    SELECT id FROM consent_events WHERE subject_id = s.id AND purpose = ?1
+    ORDER BY at DESC, id DESC LIMIT 1)
+LEFT JOIN consent_events w ON w.id = (
+    SELECT id FROM consent_events WHERE subject_id = s.id AND purpose = ?1 AND action = 'withdraw'
+    ORDER BY at DESC, id DESC LIMIT 1)
+WHERE e.action = 'grant'
+  AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.subject_id = s.id)
+ORDER BY c.subject_id
+"""
+
+
+def audience(s: Session, purpose: str, *, written_only: bool = False) -> list[AudienceMember]:
+    """Subjects whose consent to `purpose` is granted now, minus suppressed emails."""
+    require_consent_purpose(s.policy, purpose)
+    suppressed = {r[0] for r in s.conn.execute("SELECT email_hmac FROM suppression")}
+    key = suppression_key(s.conn) if suppressed else b""
+    members = []
+    for row in s.conn.execute(_AUDIENCE_SQL, (purpose,)):
+        if written_only and not row["written"]:
+            continue
+        if suppressed and row["email"] and _hmac_with(key, row["email"]) in suppressed:
+            continue
+        members.append(AudienceMember(row["id"], row["email"], row["name"], row["granted_since"]))
+    s.audit("consent audience", purpose=purpose, written_only=written_only, listed=len(members))
+    return members
+
+
+# --- unsubscribe files from mailing services --------------------------------------------------
+
+
+def _norm(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
+EMAIL_HEADERS = frozenset({
+    "email", "emailaddress", "emailaddr", "mail", "subscriberemail", "contactemail",
+})
+TIME_HEADERS = frozenset({
+    "unsubtime", "unsubdate", "unsubscribedat", "unsubscribetime", "unsubscribedtime",
+    "unsubscribedate", "unsubscribeddate", "unsubscriptiondate", "unsubscriptiontime",
+    "unsubscribedon", "optouttime", "optoutdate", "optedoutat", "optedout",
+})
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"no file at {path}") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path} is a directory, not a file") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Spreadsheet programs on Windows save CSV as cp1252; emails are ASCII either way.
+        return raw.decode("cp1252", errors="replace")
+
+
+def parse_unsubscribes(text: str, what: str = "file") -> tuple[list[tuple[int, str, str | None]], list[int]]:
+    """Rows of a mailing service's unsubscribe export, or of a plain list of emails.
+
+    Returns ([(line number, email lower-cased, time text or None)], [lines with no valid email]).
+    Headers are matched case-insensitively ignoring spaces and punctuation (`Email Address`,
+    `email`, `E-mail`; `UNSUB_TIME`, `unsubscribed_at`); the delimiter is a comma, a semicolon or
+    a tab; blank lines are skipped.
+    """
+    first = next((line for line in text.splitlines() if line.strip()), None)
+    if first is None:
+        return [], []
+    delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    email_col: int | None = None
+    time_col: int | None = None
+    header_seen = False
+    out: list[tuple[int, str, str | None]] = []
+    invalid: list[int] = []
+    try:
+        for row in reader:
+            cells = [c.strip() for c in row]
+            if not any(cells):
+                continue
+            if not header_seen:
+                header_seen = True
+                names = [_norm(c) for c in cells]
+                email_col = next((i for i, n in enumerate(names) if n in EMAIL_HEADERS), None)
+                if email_col is not None:
+                    time_col = next((i for i, n in enumerate(names) if n in TIME_HEADERS), None)
+                    continue
+                email_col = next((i for i, c in enumerate(cells) if "@" in c), None)
+                if email_col is None:
+                    raise BadInput(
+                        f"{what}: line {reader.line_num}: no email column; expected a header such "
+                        "as 'Email Address' or 'email', or a list with one email per line"
+                    )
+            line = reader.line_num
+            email = cells[email_col].lower() if email_col < len(cells) else ""
+            if not _EMAIL.match(email):
+                invalid.append(line)
+                continue
+            when = cells[time_col] if time_col is not None and time_col < len(cells) else ""
+            out.append((line, email, when or None))
+    except csv.Error as exc:
+        raise BadInput(f"{what}: line {reader.line_num}: not readable as CSV ({exc})") from None
+    return out, invalid
+
+
+def import_withdrawals(s: Session, path: Path, *, purpose: str, via: str,
+                       dry_run: bool = False) -> ImportReport:
+    """Withdraw `purpose` for every subject whose email is in a mailing service's unsubscribe file.
+
+    Each withdrawal is dated at the file's unsubscribe time (else now). Idempotent: a subject whose
+    latest event is already a withdrawal gets nothing new, and a subject who granted consent again
+    after that unsubscribe time keeps the later grant. One transaction: a bad time on any line
+    changes nothing.
+    """
+    require_consent_purpose(s.policy, purpose)
+    require_channel(via)
+    rows, invalid = parse_unsubscribes(_read_text(path), path.name)
+    report = ImportReport(purpose, via, rows=len(rows) + len(invalid), invalid=len(invalid),
+                          invalid_lines=invalid, dry_run=dry_run)
+    # One unsubscribe per email: the latest time given for it wins (the current state is the
+    # latest event, so an earlier unsubscribe of the same address adds nothing).
+    latest: dict[str, tuple[int, str]] = {}
+    for line, email, time_text in rows:
+        when = event_time(s, time_text, f"line {line}: unsubscribe time") if time_text else s.stamp
+        if email in latest:
+            report.duplicates += 1
+            if when <= latest[email][1]:
+                continue
+        latest[email] = (line, when)
+    report.emails = len(latest)
+    for email, (line, when) in sorted(latest.items(), key=lambda kv: kv[1][0]):
+        subject_ids = [r[0] for r in s.conn.execute(
+            "SELECT id FROM subjects WHERE email = ? COLLATE NOCASE ORDER BY id", (email,))]
+        if not subject_ids:
+            report.unknown += 1
+            report.unknown_lines.append(line)
+            continue
+        report.matched += 1
+        for subject_id in subject_ids:
+            events = events_of(s.conn, subject_id, purpose)
+            last = events[-1] if events else None
+            if last is not None and last.action == "withdraw":
+                report.already_withdrawn += 1
+            elif last is not None and last.at > when:
+                report.granted_later += 1
+            else:
+                report.withdrawn += 1
+                if not dry_run:
+                    _insert(s, subject_id, purpose, "withdraw", via, f"{path.name} line {line}",
+                            s.policy.version, when)
+    report.unknown_lines.sort()
+    s.audit("consent import-withdrawals", purpose=purpose, channel=via, rows=report.rows,
+            matched=report.matched, withdrawn=report.withdrawn,
+            already_withdrawn=report.already_withdrawn, granted_later=report.granted_later,
+            unknown=report.unknown, invalid=report.invalid, dry_run=dry_run)
+    return report

@@ -1,0 +1,147 @@
+"""Disclosures: records that a subject's data went to a recipient, and the rule that guards them.
+
+A disclosure for a purpose resting on the treatment contract (care, medical records, referrals,
+payment, debt collection) is allowed on that basis. Any other purpose is non-medical: it is refused
+unless the subject's `third_party_non_medical` consent, in force at the time of the disclosure, was
+given through a written channel, or a legal requirement is cited (basis: legal obligation).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pigment_cli.consent import event_time, events_of, state_from
+from pigment_cli.errors import BadInput, Refused
+from pigment_cli.inventory import bump_processed, clean_text, get_subject
+from pigment_cli.policy import WRITTEN_CHANNELS, Policy
+from pigment_cli.session import Session
+
+THIRD_PARTY_CONSENT = "third_party_non_medical"
+_COLUMNS = (
+    "id, subject_id, recipient, recipient_type, purpose, basis, categories, legal_requirement, "
+    "at, recorded_by, recorded_at"
+)
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    id: int
+    subject_id: str
+    recipient: str
+    recipient_type: str
+    purpose: str
+    basis: str
+    categories: list[str]
+    legal_requirement: str | None
+    at: str
+    recorded_by: str
+    recorded_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _disclosure(row: sqlite3.Row) -> Disclosure:
+    return Disclosure(
+        id=row["id"], subject_id=row["subject_id"], recipient=row["recipient"],
+        recipient_type=row["recipient_type"], purpose=row["purpose"], basis=row["basis"],
+        categories=[c for c in row["categories"].split(",") if c],
+        legal_requirement=row["legal_requirement"], at=row["at"], recorded_by=row["recorded_by"],
+        recorded_at=row["recorded_at"],
+    )
+
+
+def rests_on_contract(policy: Policy, purpose: str) -> bool:
+    """Medical purposes and those the policy puts on the treatment contract need no consent."""
+    return policy.is_medical_purpose(purpose) or policy.purpose_basis(purpose) == "contract"
+
+
+def parse_categories(policy: Policy, items: str | list[str] | None) -> list[str]:
+    """`identity,medical_history` (or a list) -> validated category keys, in order, no repeats."""
+    if items is None:
+        return []
+    parts = items.split(",") if isinstance(items, str) else [p for i in items for p in i.split(",")]
+    out: list[str] = []
+    for part in (p.strip() for p in parts):
+        if part and part not in out:
+            out.append(policy.require("categories", part))
+    return out
+
+
+def disclose(s: Session, subject_id: str, *, recipient: str, recipient_type: str, purpose: str,
+             items: str | list[str] | None = None, at: str | None = None,
+             legal_requirement: str | None = None) -> Disclosure:
+    """Record a disclosure, or raise Refused (exit 3) and record nothing."""
+    conn, policy = s.conn, s.policy
+    subject = get_subject(conn, subject_id)
+    name = clean_text(recipient, "--to")
+    if not name:
+        raise BadInput("--to is required: the recipient's name (a laboratory, a clinic, ...)")
+    policy.require("recipient_types", recipient_type)
+    policy.require("purposes", purpose)
+    categories = parse_categories(policy, items)
+    law = clean_text(legal_requirement, "--legal-requirement")
+    if legal_requirement is not None and not law:
+        raise BadInput("--legal-requirement cannot be empty: cite the law that requires it")
+    when = event_time(s, at)
+    if law:
+        basis = "legal_obligation"
+    elif rests_on_contract(policy, purpose):
+        basis = policy.purpose_basis(purpose)
+    else:
+        consent = state_from(THIRD_PARTY_CONSENT, events_of(conn, subject.id, THIRD_PARTY_CONSENT),
+                             at=when)
+        written = ", ".join(sorted(WRITTEN_CHANNELS))
+        if not consent.granted:
+            raise Refused(
+                f"refused: {purpose!r} is a non-medical purpose and {subject.id} has no "
+                f"{THIRD_PARTY_CONSENT} consent in force ({consent.state}); it needs written "
+                f"consent ({written}) or --legal-requirement citing the law. Nothing was recorded."
+            )
+        if not consent.written:
+            raise Refused(
+                f"refused: {subject.id}'s {THIRD_PARTY_CONSENT} consent was given via "
+                f"{consent.channel}, which is not written; a non-medical disclosure needs written "
+                f"consent ({written}) or --legal-requirement citing the law. Nothing was recorded."
+            )
+        basis = "consent"
+    cur = conn.execute(
+        "INSERT INTO disclosures (subject_id, recipient, recipient_type, purpose, basis, "
+        "categories, legal_requirement, at, recorded_by, recorded_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (subject.id, name, recipient_type, purpose, basis, ",".join(categories), law, when,
+         s.actor, s.stamp),
+    )
+    disclosure_id = int(cur.lastrowid or 0)
+    bump_processed(conn, subject.id, when)
+    s.audit("disclose", subject.id, disclosure=disclosure_id, recipient_type=recipient_type,
+            purpose=purpose, basis=basis, categories=categories)
+    row = conn.execute(f"SELECT {_COLUMNS} FROM disclosures WHERE id = ?",
+                       (disclosure_id,)).fetchone()
+    return _disclosure(row)
+
+
+def disclosures_of(conn: sqlite3.Connection, subject_id: str) -> list[Disclosure]:
+    """A subject's disclosures, oldest first (no audit: callers audit)."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM disclosures WHERE subject_id = ? ORDER BY at, id", (subject_id,)
+    ).fetchall()
+    return [_disclosure(r) for r in rows]
+
+
+def list_disclosures(s: Session, subject_id: str) -> list[Disclosure]:
+    subject = get_subject(s.conn, subject_id)
+    found = disclosures_of(s.conn, subject.id)
+    s.audit("disclosure list", subject.id, disclosures=len(found))
+    return found
+
+
+def holding_rows(conn: sqlite3.Connection, subject_id: str) -> list[dict[str, Any]]:
+    """The disclosures section of `subject show`: one short row per disclosure."""
+    return [
+        {"id": d.id, "at": d.at, "to": d.recipient, "type": d.recipient_type,
+         "purpose": d.purpose, "basis": d.basis, "categories": ", ".join(d.categories)}
+        for d in disclosures_of(conn, subject_id)
+    ]

@@ -1,0 +1,194 @@
+"""Disclosures through the CLI and the domain API: the written-consent rule, the legal-requirement
+exception, the contract purposes, validation, and an unchanged store on refusal."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pigment_cli import disclosure
+from pigment_cli.errors import BadInput, ExitCode, Refused
+
+
+def _snapshot(db: Path) -> tuple:
+    conn = sqlite3.connect(db)
+    try:
+        return (
+            conn.execute("SELECT * FROM disclosures").fetchall(),
+            conn.execute("SELECT count(*) FROM audit").fetchone()[0],
+            conn.execute("SELECT last_processed_at FROM subjects").fetchall(),
+        )
+    finally:
+        conn.close()
+
+
+def _non_medical(cli, sid: str, *extra: str):  # noqa: ANN202
+    return cli("disclose", sid, "--to", "Glossy Magazine Ltd", "--recipient-type", "other",
+               "--purpose", "personalised_ads", "--items", "identity,contact", *extra)
+
+
+def test_non_medical_disclosure_without_consent_is_refused_and_changes_nothing(
+        cli, subject_id: str, db: Path) -> None:
+    before = _snapshot(db)
+    result = _non_medical(cli, subject_id)
+    assert result.exit_code == ExitCode.REFUSED
+    assert "non-medical" in result.stderr and "never asked" in result.stderr
+    assert "Nothing was recorded" in result.stderr and result.stdout == ""
+    assert "Glossy" not in result.stderr  # the recipient's name is not echoed either
+    assert _snapshot(db) == before
+    assert cli.json("disclosure", "list", subject_id) == []
+
+
+def test_refused_when_the_consent_was_only_by_phone(cli, subject_id: str, db: Path) -> None:
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "phone")
+    before = _snapshot(db)
+    result = _non_medical(cli, subject_id)
+    assert result.exit_code == ExitCode.REFUSED and "via phone, which is not written" in result.stderr
+    assert _snapshot(db) == before
+
+
+def test_refused_after_a_written_consent_was_withdrawn(cli, subject_id: str) -> None:
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "paper_form",
+           "--at", "2026-01-01")
+    cli.ok("consent", "withdraw", subject_id, "third_party_non_medical", "--via", "email")
+    assert _non_medical(cli, subject_id).exit_code == ExitCode.REFUSED
+
+
+@pytest.mark.parametrize("channel", ["paper_form", "email", "web_form"])
+def test_accepted_with_written_consent(cli, subject_id: str, channel: str) -> None:
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", channel,
+           "--evidence", "form 9")
+    result = _non_medical(cli, subject_id, "--json")
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    record = json.loads(result.stdout)
+    assert record["basis"] == "consent" and record["categories"] == ["identity", "contact"]
+    assert record["recipient"] == "Glossy Magazine Ltd" and record["recorded_by"] == "test-manager"
+    assert [d["id"] for d in cli.json("disclosure", "list", subject_id)] == [record["id"]]
+
+
+def test_the_consent_that_counts_is_the_one_in_force_at_the_disclosure(cli,
+                                                                       subject_id: str) -> None:
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "paper_form",
+           "--at", "2026-06-01")
+    assert _non_medical(cli, subject_id, "--at", "2026-05-01").exit_code == ExitCode.REFUSED
+    assert _non_medical(cli, subject_id, "--at", "2026-07-01").exit_code == 0
+
+
+def test_accepted_with_a_cited_legal_requirement(cli, subject_id: str) -> None:
+    law = "Court order under the Senior Courts Act 1981 s.34"
+    result = cli.ok("disclose", subject_id, "--to", "HM Courts", "--recipient-type", "authority",
+                    "--purpose", "reporting", "--legal-requirement", law)
+    disclosure_id = int(result.stdout.strip())
+    [record] = cli.json("disclosure", "list", subject_id)
+    assert record["id"] == disclosure_id
+    assert (record["basis"], record["legal_requirement"], record["categories"]) == (
+        "legal_obligation", law, [])
+    assert "basis legal_obligation" in result.stderr
+
+
+@pytest.mark.parametrize(("purpose", "recipient_type", "basis"), [
+    ("medical_referral", "laboratory", "contract"),
+    ("care", "specialist", "contract"),
+    ("medical_records", "hospital", "contract"),
+    ("payment", "payment_processor", "contract"),
+    ("debt_collection", "debt_collector", "contract"),
+])
+def test_contract_purposes_need_no_consent(cli, subject_id: str, purpose: str,
+                                           recipient_type: str, basis: str) -> None:
+    cli.ok("disclose", subject_id, "--to", "Recipient", "--recipient-type", recipient_type,
+           "--purpose", purpose, "--items", "identity,medical_history,identity")
+    [record] = cli.json("disclosure", "list", subject_id)
+    assert record["basis"] == basis and record["categories"] == ["identity", "medical_history"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--recipient-type", "martian"], "unknown recipient type 'martian'"),
+    (["--purpose", "gossip"], "unknown purpose 'gossip'"),
+    (["--items", "identity,shoe_size"], "unknown category 'shoe_size'"),
+    (["--at", "31/12/2025"], "ISO"),
+    (["--at", "2026-12-25"], "future"),
+    (["--to", "  "], "--to is required"),
+    (["--legal-requirement", " "], "cannot be empty"),
+])
+def test_bad_input_is_exit_2_and_records_nothing(cli, subject_id: str, db: Path, args,
+                                                 message: str) -> None:
+    base = {"--to": "North Lab", "--recipient-type": "laboratory",
+            "--purpose": "medical_referral"}
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    result = cli("disclose", subject_id, *[x for kv in base.items() for x in kv])
+    assert result.exit_code == ExitCode.BAD_INPUT, result.stderr
+    assert message in result.stderr
+    assert cli.json("disclosure", "list", subject_id) == []
+
+
+def test_unknown_subject_is_exit_2(cli, store: Path) -> None:
+    result = cli("disclose", "S-00000", "--to", "Lab", "--recipient-type", "laboratory",
+                 "--purpose", "care")
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert cli("disclosure", "list", "S-00000").exit_code == ExitCode.BAD_INPUT
+
+
+def test_list_is_oldest_first_and_a_table_by_default(cli, subject_id: str) -> None:
+    for at, to in (("2026-09-01", "Second Lab"), ("2026-03-01", "First Lab")):
+        cli.ok("disclose", subject_id, "--to", to, "--recipient-type", "laboratory",
+               "--purpose", "medical_referral", "--at", at)
+    assert [d["recipient"] for d in cli.json("disclosure", "list", subject_id)] == [
+        "First Lab", "Second Lab"]
+    table = cli.ok("disclosure", "list", subject_id).stdout
+    assert table.index("First Lab") < table.index("Second Lab")
+
+
+def test_a_disclosure_counts_as_processing(store: Path) -> None:
+    from conftest import domain
+
+    from pigment_cli.inventory import add_subject, get_subject
+
+    with domain(store) as s:
+        sid = add_subject(s, name="Old Patient", processed_at="2020-01-01").id
+        disclosure.disclose(s, sid, recipient="Lab", recipient_type="laboratory", purpose="care",
+                            at="2026-11-20T09:00:00")
+        assert get_subject(s.conn, sid).last_processed_at == "2026-11-20T09:00:00"
+
+
+def test_disclosure_audit_holds_ids_and_keys_only(cli, subject_id: str, db: Path) -> None:
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "email")
+    _non_medical(cli, subject_id)
+    cli.ok("disclose", subject_id, "--to", "Dr Jane Specialist", "--recipient-type", "authority",
+           "--purpose", "reporting", "--legal-requirement", "Ada Lovelace's court order")
+    cli.ok("disclosure", "list", subject_id)
+    log = cli.json("audit", "log", "--subject", subject_id)
+    disclosed = [e for e in log if e["command"] == "disclose"]
+    assert len(disclosed) == 2
+    assert disclosed[0]["detail"] == {
+        "basis": "consent", "categories": ["identity", "contact"], "disclosure": 1,
+        "purpose": "personalised_ads", "recipient_type": "other"}
+    assert log[-1]["command"] == "disclosure list"
+    conn = sqlite3.connect(db)
+    trail = repr(conn.execute("SELECT * FROM audit").fetchall())
+    conn.close()
+    for personal in ("Ada", "Lovelace", "Glossy", "Jane", "court order", "ada@example.org"):
+        assert personal not in trail
+
+
+def test_domain_api(store: Path, cli) -> None:
+    from conftest import domain
+
+    from pigment_cli.inventory import add_subject
+
+    with domain(store) as s:
+        sid = add_subject(s, name="Domain Person").id
+    with pytest.raises(Refused), domain(store) as s:
+        disclosure.disclose(s, sid, recipient="X", recipient_type="other",
+                            purpose="satisfaction_survey")
+    with pytest.raises(BadInput), domain(store) as s:
+        disclosure.disclose(s, sid, recipient="X", recipient_type="other", purpose="care",
+                            items=["identity", "nonsense"])
+    with domain(store) as s:
+        record = disclosure.disclose(s, sid, recipient="X", recipient_type="laboratory",
+                                     purpose="care", items=["identity,medical_history"])
+        assert record.categories == ["identity", "medical_history"]
+        assert disclosure.disclosures_of(s.conn, sid) == [record]
