@@ -7,9 +7,11 @@ Domain functions take `now`/`today` as arguments; only the CLI reads the system 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from dateutil.parser import isoparse
+from dateutil.relativedelta import relativedelta
 
 from pigment_cli.errors import BadInput
 
@@ -74,3 +76,69 @@ def normalise_when(text: str, what: str = "date") -> str:
 def day_of(stored: str) -> date:
     """The day of a stored date or timestamp."""
     return date.fromisoformat(stored[:10])
+
+
+# --- subject-access deadlines (UK GDPR Art. 12(3); ICO right-of-access guidance) ---------------
+# The rules are spelled out in README.md ("Subject-access requests"). Bank holidays come from the
+# `holidays` library for the policy's country and subdivision, never from a hand-kept list.
+
+LONDON = "Europe/London"
+
+
+def london_today(now: datetime) -> date:
+    """The day it is in the clinic (a deadline is the end of its day, Europe/London).
+
+    A naive `now` (e.g. from --as-of) is taken as UTC; if no time-zone data is installed the UTC
+    day is used."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    aware = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    try:
+        return aware.astimezone(ZoneInfo(LONDON)).date()
+    except ZoneInfoNotFoundError:  # pragma: no cover - minimal systems without tzdata
+        return aware.astimezone(UTC).date()
+
+
+@lru_cache(maxsize=32)
+def bank_holidays(country: str, subdivision: str | None, first_year: int,
+                  last_year: int) -> frozenset[date]:
+    """The bank holidays (substitute days included) of a region for a range of years, cached."""
+    import holidays
+
+    try:
+        table = holidays.country_holidays(
+            country, subdiv=subdivision or None, years=range(first_year, last_year + 1)
+        )
+    except NotImplementedError:
+        region = f"{country}/{subdivision}" if subdivision else country
+        raise BadInput(
+            f"the policy's bank-holiday region {region!r} is not known to the holidays library "
+            "(requests.holidays_country / requests.holidays_subdivision)"
+        ) from None
+    return frozenset(table.keys())
+
+
+def is_working_day(day: date, country: str = "GB", subdivision: str | None = "ENG") -> bool:
+    return day.weekday() < 5 and day not in bank_holidays(country, subdivision, day.year, day.year)
+
+
+def roll_to_working_day(day: date, country: str = "GB", subdivision: str | None = "ENG") -> date:
+    """`day` itself if it is a working day, else the next one (weekends, bank holidays)."""
+    closed = bank_holidays(country, subdivision, day.year, day.year + 1)
+    while day.weekday() >= 5 or day in closed:
+        day += timedelta(days=1)
+    return day
+
+
+def sar_raw_end(start: date, *, extended: bool = False, paused_days: int = 0) -> date:
+    """The same day-number one month (three if extended) after `start`, clamped to the month's
+    last day (31 Jan -> 28/29 Feb), plus the days the clock was stopped; not yet rolled."""
+    months = 3 if extended else 1
+    return start + relativedelta(months=months) + timedelta(days=paused_days)
+
+
+def sar_due_date(start: date, *, extended: bool = False, paused_days: int = 0,
+                 country: str = "GB", subdivision: str | None = "ENG") -> date:
+    """The statutory due date of a subject-access request whose clock started on `start`."""
+    raw = sar_raw_end(start, extended=extended, paused_days=paused_days)
+    return roll_to_working_day(raw, country, subdivision)

@@ -395,6 +395,7 @@ def holding(s: Session, subject_id: str) -> dict[str, Any]:
     """Everything held on a subject, as one JSON-ready document (the `subject show` view)."""
     from pigment_cli.consent import holding_rows as consent_rows  # they import this module
     from pigment_cli.disclosure import holding_rows as disclosure_rows
+    from pigment_cli.sar import requests_of as _requests_of  # sar imports this module
 
     policy = s.policy
     subject = get_subject(s.conn, subject_id)
@@ -414,6 +415,11 @@ def holding(s: Session, subject_id: str) -> dict[str, Any]:
         # Filled in by the consent, disclosure, request and hold modules as they land.
         "consents": consent_rows(s.conn, policy, subject.id),
         "disclosures": disclosure_rows(s.conn, subject.id),
-        "requests": [],
+        "requests": [
+            {"request": r["id"], "status": r["status"], "received": r["received_on"],
+             "due": r["due"], "days_left": r["days_left"], "extended": r["extended_on"],
+             "closed": r["closed_on"]}
+            for r in _requests_of(s, subject.id)
+        ],
         "holds": [],
     }

@@ -133,6 +133,7 @@ def _m1_foundation(conn: sqlite3.Connection) -> None:
             channel TEXT NOT NULL,
             received_on TEXT NOT NULL,
             id_verified_on TEXT,
+            fee_received_on TEXT,
             status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
             extended_on TEXT,
             extension_reason TEXT,

@@ -15,6 +15,7 @@ from pigment_cli import __version__
 from pigment_cli.cli import audit, consent, disclosure, item, policy, store, subject
 from pigment_cli.cli import demo as demo_cli
 from pigment_cli.cli import importer as import_cli
+from pigment_cli.cli import sar as sar_cli
 from pigment_cli.cli._common import reset_consoles, say
 from pigment_cli.errors import ExitCode, PigmentError
 
@@ -85,6 +86,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(consent.app, name="consent")
 app.command("disclose")(disclosure.disclose)
 app.add_typer(disclosure.app, name="disclosure")
+app.add_typer(sar_cli.app, name="sar")
 app.add_typer(import_cli.app, name="import")
 demo_cli.register(app)
 

@@ -1,0 +1,319 @@
+"""The subject-access package (UK GDPR Art. 15): report.html, data.json, one CSV per record type
+and manifest.json, written owner-only to a temporary name beside the destination, then renamed.
+
+Consents and disclosures are read straight from their tables, so the package carries every column
+those records have. Flags for a human (health data, other people's data) are raised, never decided.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pigment_cli import __version__
+from pigment_cli.errors import BadInput
+from pigment_cli.formats import safe_cell
+from pigment_cli.inventory import _items_with_due, get_subject
+from pigment_cli.retention import subject_due
+from pigment_cli.session import Session
+
+SCHEMA_VERSION = 1
+CSV_TYPES = ("subject", "items", "consents", "disclosures", "requests")
+_ITEM_CSV = ("id", "category", "source", "purpose", "basis", "value", "collected_at",
+             "processed_at", "erasure_due")
+_REQUEST_CSV = ("id", "channel", "status", "received_on", "id_verified_on", "fee_received_on",
+                "start", "due", "extended", "extended_on", "extension_reason", "paused_days",
+                "pauses", "reviewed_on", "review_outcome", "closed_on")
+# Internal to the clinic: the reviewer's name and opinion are left for a human to release.
+_INTERNAL_REQUEST_FIELDS = ("reviewer", "note")
+HEALTH_NOTE = (
+    "This report contains health data. Before it is released, the Data Protection Act 2018 "
+    "(Schedule 3, Part 2) expects the opinion of an appropriate health professional on whether "
+    "release could cause serious harm to the physical or mental health of the patient or anyone "
+    "else."
+)
+THIRD_PARTY_NOTE = (
+    "Free-text entries may mention other people (relatives, referrers, other patients). Their "
+    "personal data may need to be redacted before release (Data Protection Act 2018, Schedule 2, "
+    "Part 3)."
+)
+
+
+# --- gathering ---------------------------------------------------------------------------------
+
+
+def _table_rows(conn: sqlite3.Connection, table: str, subject_id: str) -> tuple[list[str], list[dict]]:
+    columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    order = "at, id" if {"at", "id"} <= set(columns) else "rowid"
+    rows = conn.execute(
+        f"SELECT * FROM {table} WHERE subject_id = ? ORDER BY {order}", (subject_id,)
+    ).fetchall()
+    return columns, [dict(r) for r in rows]
+
+
+def _public_request(view: dict[str, Any]) -> dict[str, Any]:
+    out = dict(view)
+    if view.get("review"):
+        out["review"] = {k: v for k, v in view["review"].items()
+                         if k not in _INTERNAL_REQUEST_FIELDS}
+    return out
+
+
+def collect(s: Session, subject_id: str) -> dict[str, Any]:
+    """Every record about the subject, as the machine-readable document written to data.json."""
+    from pigment_cli.sar import holds_health_data, requests_of
+
+    conn, policy = s.conn, s.policy
+    subject = get_subject(conn, subject_id)
+    items = [i.to_dict() for i in _items_with_due(s, subject)]
+    consent_columns, consents = _table_rows(conn, "consent_events", subject.id)
+    disclosure_columns, disclosures = _table_rows(conn, "disclosures", subject.id)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": s.stamp + "Z",
+        "tool": {"name": "pigment", "version": __version__},
+        "policy_version": policy.version,
+        "controller": dict(policy.data["controller"]),
+        "subject": subject.to_dict(),
+        "retention": {
+            "rule": policy.retention_label(),
+            "erasure_due": subject_due(policy, subject.last_processed_at, subject.dob).isoformat(),
+        },
+        "items": items,
+        "consents": consents,
+        "disclosures": disclosures,
+        "requests": [_public_request(v) for v in requests_of(s, subject.id)],
+        "flags": {
+            "health_data": holds_health_data(s, subject.id),
+            "third_party_data_check": True,
+        },
+        "_columns": {"consents": consent_columns, "disclosures": disclosure_columns},
+    }
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _label(policy: Any, kind: str, key: str | None) -> str:
+    if key is None:
+        return ""
+    entries = policy.data.get(kind) or {}
+    entry = entries.get(key)
+    return str(entry.get("label", key)) if isinstance(entry, dict) else str(key)
+
+
+def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
+    """What report.html shows, with the policy's labels resolved (the template only lays out)."""
+    policy = s.policy
+    categories: dict[str, dict[str, Any]] = {}
+    for item in data["items"]:
+        group = categories.setdefault(item["category"], {
+            "key": item["category"],
+            "label": _label(policy, "categories", item["category"]),
+            "special": bool((policy.data["categories"].get(item["category"]) or {}).get("special")),
+            "retention": policy.retention_label(item["category"]),
+            "items": [],
+        })
+        source_entry = policy.data["sources"].get(item["source"]) or {}
+        group["items"].append({
+            **item,
+            "source_label": _label(policy, "sources", item["source"]),
+            "from_subject": bool(source_entry.get("from_subject", True)),
+            "purpose_label": _label(policy, "purposes", item["purpose"]),
+            "basis_label": _label(policy, "bases", item["basis"]),
+        })
+    purposes: dict[str, dict[str, str]] = {}
+    for record in [*data["items"], *data["consents"], *data["disclosures"]]:
+        key = record.get("purpose")
+        if key and key not in purposes:
+            entry = policy.data["purposes"].get(key) or {}
+            basis = record.get("basis") or entry.get("basis")
+            purposes[key] = {"key": key, "label": _label(policy, "purposes", key),
+                             "basis": _label(policy, "bases", basis)}
+    consent_state: dict[str, dict[str, Any]] = {}
+    for event in data["consents"]:
+        consent_state[event.get("purpose")] = event
+    consent_history = [{**e, "purpose_label": _label(policy, "purposes", e.get("purpose"))}
+                       for e in data["consents"]]
+    disclosures = [{**d, "purpose_label": _label(policy, "purposes", d.get("purpose")),
+                    "type_label": _label(policy, "recipient_types", d.get("recipient_type"))}
+                   for d in data["disclosures"]]
+    not_from_subject = {}
+    for item in data["items"]:
+        if not (policy.data["sources"].get(item["source"]) or {}).get("from_subject", True):
+            not_from_subject[item["source"]] = _label(policy, "sources", item["source"])
+    texts = {key: policy.text(key) for key in
+             ("intro", "rights", "complaint", "automated_decisions", "transfers",
+              "consent_withdrawal")}
+    return {
+        "data": data,
+        "subject": data["subject"],
+        "controller": data["controller"],
+        "authority": dict(policy.data["supervisory_authority"]),
+        "texts": texts,
+        "categories": list(categories.values()),
+        "purposes": list(purposes.values()),
+        "consent_state": [{**e, "purpose_label": _label(policy, "purposes", p)}
+                          for p, e in consent_state.items()],
+        "consent_history": consent_history,
+        "disclosures": disclosures,
+        "recipient_types": [{"key": k, "label": _label(policy, "recipient_types", k)}
+                            for k in policy.keys("recipient_types")],
+        "requests": data["requests"],
+        "retention_default": policy.retention_label(),
+        "not_from_subject": list(not_from_subject.values()),
+        "health_note": HEALTH_NOTE if data["flags"]["health_data"] else None,
+        "third_party_note": THIRD_PARTY_NOTE,
+        "generated_on": data["generated_at"][:10],
+    }
+
+
+def render_report(s: Session, data: dict[str, Any]) -> str:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(
+        loader=PackageLoader("pigment_cli", "templates"),
+        autoescape=True,  # every value is text, never markup: a name with <script> shows as text
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html.j2").render(**report_context(s, data))
+
+
+def _csv(header: list[str] | tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([safe_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([safe_cell(row.get(h)) for h in header])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _request_row(view: dict[str, Any]) -> dict[str, Any]:
+    review = view.get("review") or {}
+    pauses = "; ".join(f"{p['paused_on']}..{p['resumed_on'] or ''}" for p in view["pauses"])
+    return {**view, "pauses": pauses, "reviewed_on": review.get("reviewed_on"),
+            "review_outcome": review.get("outcome")}
+
+
+def package_files(s: Session, subject_id: str) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The package's files (name -> bytes, manifest last) and the data document."""
+    data = collect(s, subject_id)
+    columns = data.pop("_columns")
+    files: dict[str, bytes] = {
+        "report.html": render_report(s, data).encode("utf-8"),
+        "data.json": (json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n").encode(),
+        "subject.csv": _csv(list(data["subject"]), [data["subject"]]),
+        "items.csv": _csv(_ITEM_CSV, data["items"]),
+        "consents.csv": _csv(columns["consents"], data["consents"]),
+        "disclosures.csv": _csv(columns["disclosures"], data["disclosures"]),
+        "requests.csv": _csv(_REQUEST_CSV, [_request_row(v) for v in data["requests"]]),
+    }
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": data["generated_at"],
+        "tool": data["tool"],
+        "subject_id": data["subject"]["id"],
+        "files": [
+            {"name": name, "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+            for name, body in files.items()
+        ],
+    }
+    files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
+    return files, data
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _refuse_existing(out: Path) -> None:
+    if out.exists() or out.is_symlink():
+        raise BadInput(f"{out} already exists; pigment never overwrites an export (choose a new name)")
+    if not out.parent.is_dir():
+        raise BadInput(f"{out.parent} is not an existing directory; create it first")
+
+
+def _write_private(path: Path, body: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_directory(out: Path, files: dict[str, bytes]) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=".pigment-export-", dir=out.parent))
+    try:
+        os.chmod(tmp, 0o700)
+        for name, body in files.items():
+            _write_private(tmp / name, body)
+        _refuse_existing(out)  # again, just before the rename: rename would replace an empty dir
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_zip(out: Path, files: dict[str, bytes], generated_at: str) -> None:
+    import zipfile
+
+    stamp = tuple(int(x) for x in (generated_at[0:4], generated_at[5:7], generated_at[8:10],
+                                   generated_at[11:13], generated_at[14:16], generated_at[17:19]))
+    fd, name = tempfile.mkstemp(prefix=".pigment-export-", suffix=".tmp", dir=out.parent)
+    tmp = Path(name)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for file_name, body in files.items():
+                    info = zipfile.ZipInfo(file_name, date_time=stamp)  # type: ignore[arg-type]
+                    info.external_attr = (0o100600 & 0xFFFF) << 16
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    archive.writestr(info, body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, out)  # never replaces an existing file, unlike rename
+        except FileExistsError:
+            raise BadInput(f"{out} already exists; pigment never overwrites an export") from None
+        except OSError:  # a filesystem without hard links
+            _refuse_existing(out)
+            os.rename(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def export_package(s: Session, subject_id: str, out: Path, *, zip_: bool = False,
+                   request_id: str | None = None) -> dict[str, Any]:
+    """Write the subject-access package to `out` (a new directory, or a new zip file with `zip_`).
+
+    Returns a summary: the path, the file names, and the flags a human must act on."""
+    out = Path(out).expanduser()
+    _refuse_existing(out)
+    files, data = package_files(s, subject_id)
+    try:
+        if zip_:
+            _write_zip(out, files, data["generated_at"])
+        else:
+            _write_directory(out, files)
+    except OSError as exc:
+        raise BadInput(f"cannot write {out}: {exc.strerror or exc}") from None
+    detail: dict[str, Any] = {"files": len(files), "zip": zip_}
+    if request_id:
+        detail["request"] = request_id
+    s.audit("sar export", data["subject"]["id"], **detail)
+    return {"path": str(out), "files": list(files), "zip": zip_, "flags": data["flags"],
+            "subject_id": data["subject"]["id"]}
