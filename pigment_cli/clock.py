@@ -10,7 +10,6 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
-from dateutil.parser import isoparse
 from dateutil.relativedelta import relativedelta
 
 from pigment_cli.errors import BadInput
@@ -19,6 +18,15 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 DATE_EXAMPLE = "2026-03-31"
 TIMESTAMP_EXAMPLE = "2026-03-31T14:05:00"
+
+
+MIN_YEAR, MAX_YEAR = 1850, 2199  # far enough for birth dates and retention dates, and no overflow
+
+
+def _in_range(day: date, what: str) -> date:
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise BadInput(f"{what} is out of range (years {MIN_YEAR} to {MAX_YEAR})")
+    return day
 
 
 def system_now() -> datetime:
@@ -39,11 +47,12 @@ def parse_date(text: str, what: str = "date") -> date:
     if _ISO_TIMESTAMP.match(value):
         return parse_timestamp(value, what).date()
     if not _ISO_DATE.match(value):
-        raise BadInput(f"{what} {text!r} is not a date; use ISO form such as {DATE_EXAMPLE}")
+        raise BadInput(f"{what} is not a date; use ISO form such as {DATE_EXAMPLE}")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise BadInput(f"{what} {text!r} is not a real day; use ISO form such as {DATE_EXAMPLE}") from None
+        raise BadInput(f"{what} is not a real day; use ISO form such as {DATE_EXAMPLE}") from None
+    return _in_range(day, what)
 
 
 def parse_timestamp(text: str, what: str = "time") -> datetime:
@@ -53,15 +62,20 @@ def parse_timestamp(text: str, what: str = "time") -> datetime:
         return datetime.combine(parse_date(value, what), datetime.min.time())
     if not _ISO_TIMESTAMP.match(value):
         raise BadInput(
-            f"{what} {text!r} is not a date or time; use ISO form such as "
-            f"{DATE_EXAMPLE} or {TIMESTAMP_EXAMPLE}"
+            f"{what} is not a date or time; use ISO form such as {DATE_EXAMPLE} or {TIMESTAMP_EXAMPLE}"
         )
+    from dateutil.parser import isoparse  # ~7 ms to import: only when a full time is parsed
+
     try:
         parsed = isoparse(value.replace(" ", "T"))
     except ValueError:
-        raise BadInput(f"{what} {text!r} is not a real time; use ISO form such as {TIMESTAMP_EXAMPLE}") from None
+        raise BadInput(f"{what} is not a real time; use ISO form such as {TIMESTAMP_EXAMPLE}") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise BadInput(f"{what} is out of range (years {MIN_YEAR} to {MAX_YEAR})") from None
+    _in_range(parsed.date(), what)
     return parsed.replace(microsecond=0)
 
 

@@ -12,7 +12,7 @@ import sqlite3
 from datetime import date, datetime
 from typing import Any
 
-from pigment_cli.clock import day_of, normalise_when, parse_date
+from pigment_cli.clock import MAX_YEAR, MIN_YEAR, day_of, normalise_when, parse_date
 from pigment_cli.errors import BadInput, NotFound
 from pigment_cli.models import Item, Subject
 from pigment_cli.policy import Policy
@@ -48,6 +48,10 @@ class FieldError(BadInput):
         self.reason = reason
 
 
+MAX_LINE = 1_000  # a name, a title, a reason: one line
+MAX_MULTILINE = 1_000_000  # an address, a clinical note
+
+
 def clean_text(value: str | None, what: str, *, multiline: bool = False,
                column: str | None = None) -> str | None:
     """Strip a user-given text; refuse control characters (NUL, escapes) that no field needs."""
@@ -58,6 +62,10 @@ def clean_text(value: str | None, what: str, *, multiline: bool = False,
     if _CONTROL.search(text) or (not multiline and ("\n" in text or "\r" in text)):
         raise FieldError(f"{what} contains control characters; remove them and try again",
                          column or what, "contains control characters")
+    limit = MAX_MULTILINE if multiline else MAX_LINE
+    if len(text) > limit:
+        raise FieldError(f"{what} is too long ({len(text):,} characters; at most {limit:,})",
+                         column or what, f"longer than {limit:,} characters")
     return text or None
 
 
@@ -257,7 +265,7 @@ def check_when(text: str, what: str, column: str) -> str:
     stored = _WHEN_SEEN.get(text)
     if stored is not None:
         return stored
-    if _CANONICAL_WHEN.match(text):
+    if _CANONICAL_WHEN.match(text) and MIN_YEAR <= int(text[:4]) <= MAX_YEAR:
         try:
             datetime.fromisoformat(text)
             stored = text
@@ -369,7 +377,7 @@ def _items_with_due(s: Session, subject: Subject, category: str | None = None) -
     conn, policy = s.conn, s.policy
     if category:
         policy.require("categories", category)
-    due_subject = subject_due(policy, subject.last_processed_at)
+    due_subject = subject_due(policy, subject.last_processed_at, subject.dob)
     sql = f"SELECT {_ITEM_COLUMNS} FROM items WHERE subject_id = ?"
     args: list[Any] = [subject.id]
     if category:
@@ -408,7 +416,7 @@ def holding(s: Session, subject_id: str) -> dict[str, Any]:
         "subject": subject.to_dict(),
         "retention": {
             "rule": policy.retention_label(),
-            "erasure_due": subject_due(policy, subject.last_processed_at).isoformat(),
+            "erasure_due": subject_due(policy, subject.last_processed_at, subject.dob).isoformat(),
         },
         "items": categories,
         "item_count": len(items),
@@ -421,5 +429,12 @@ def holding(s: Session, subject_id: str) -> dict[str, Any]:
              "closed": r["closed_on"]}
             for r in _requests_of(s, subject.id)
         ],
-        "holds": [],
+        "holds": [
+            {"hold": h["id"], "reason": h["reason"], "until": h["until"] or "until released",
+             "since": h["created_at"][:10]}
+            for h in s.conn.execute(
+                "SELECT id, reason, until, created_at FROM holds WHERE subject_id = ? "
+                "AND released_at IS NULL AND (until IS NULL OR until >= ?) ORDER BY created_at",
+                (subject.id, s.today.isoformat()))
+        ],
     }

@@ -233,6 +233,10 @@ def _check(data: dict[str, Any], source: str) -> list[PolicyProblem]:
             if basis not in BASES:
                 error(f"purposes.{key}.basis", f"{basis!r} is not a lawful basis; use one of: "
                       + ", ".join(BASES))
+            used = entry.get("categories", [])
+            known = data.get("categories") if isinstance(data.get("categories"), dict) else {}
+            if not isinstance(used, list) or any(c not in known for c in used):
+                error(f"purposes.{key}.categories", "a list of this policy's category keys")
             if entry.get("written_consent") and basis != "consent":
                 error(f"purposes.{key}.written_consent", "only a consent purpose can need it")
         for key in ("care", "medical_records", "medical_referral", "payment", "debt_collection"):
@@ -261,6 +265,11 @@ def _check(data: dict[str, Any], source: str) -> list[PolicyProblem]:
                      "treatment ends); kept as the clinic chose")
         except ValueError as exc:
             error("retention.default", str(exc))
+        if "minors" not in retention:
+            warn("retention",
+                 "no age-based rule for children's records (NHS Records Management Code: until "
+                 "the 25th birthday, or the 26th if 17 when treatment ended); add "
+                 "[retention.minors] until_age = 25, until_age_if_17 = 26 to keep them so")
         for category, rule in (retention.get("categories") or {}).items():
             key = f"retention.categories.{category}"
             if isinstance(data.get("categories"), dict) and category not in data["categories"]:

@@ -1,19 +1,44 @@
-"""Retention arithmetic: when the policy's rules make a subject, or a single item, fall due.
+"""Retention: when the policy's rules make a subject, or a single item, fall due; the plan of what a
+sweep would erase; and the sweep itself.
 
-The default rule runs from the subject's last processing; a category's own rule runs from the
-item's own last processing. An item falls due at the earlier of the two.
+The default rule runs from the subject's last processing (the latest processing of any of their
+data); an age-based rule can keep a child's records longer; a category's own rule runs from the
+item's own last processing, and an item falls due at the earlier of its rule and its subject's.
+Holds and open subject-access requests keep a subject's data, whatever the rules say.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
 
 from pigment_cli.clock import day_of
 from pigment_cli.policy import Policy
 
+BATCH_SUBJECTS = 200  # subjects erased per transaction: keeps the write lock well under a second
+BATCH_ITEMS = 2000
 
-def subject_due(policy: Policy, last_processed_at: str) -> date:
-    return day_of(last_processed_at) + policy.default_retention
+
+def subject_due(policy: Policy, last_processed_at: str, dob: str | None = None) -> date:
+    """The day the subject's data falls due under the default rule (and the minors rule)."""
+    due = day_of(last_processed_at) + policy.default_retention
+    minors = policy.data["retention"].get("minors")
+    if minors and dob:
+        born, ended = date.fromisoformat(dob), day_of(last_processed_at)
+        age = relativedelta(ended, born).years
+        if age < 18:
+            until_age = minors["until_age"]
+            if age == 17 and "until_age_if_17" in minors:
+                until_age = minors["until_age_if_17"]
+            due = max(due, born + relativedelta(years=until_age))
+    return due
 
 
 def item_due(policy: Policy, category: str, processed_at: str, subject_due_on: date) -> date:
@@ -21,3 +46,295 @@ def item_due(policy: Policy, category: str, processed_at: str, subject_due_on: d
     if rule is None:
         return subject_due_on
     return min(day_of(processed_at) + rule, subject_due_on)
+
+
+def subject_rule(policy: Policy, last_processed_at: str, dob: str | None) -> str:
+    """The name of the rule that decides a subject's date (kept on the tombstone)."""
+    plain = day_of(last_processed_at) + policy.default_retention
+    if subject_due(policy, last_processed_at, dob) > plain:
+        return f"minors:{policy.data['retention']['minors']['until_age']}"
+    return f"default:{policy.data['retention']['default']}"
+
+
+# --- what keeps data ---------------------------------------------------------------------------
+
+
+def active_holds(conn: sqlite3.Connection, today: date,
+                 subject_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
+    """subject id -> reasons erasure must wait: active holds and open subject-access requests."""
+    reasons: dict[str, list[str]] = {}
+    ids = None if subject_ids is None else list(subject_ids)
+    for sql in (
+        "SELECT subject_id, 'hold ' || id || coalesce(' until ' || until, '') FROM holds "
+        "WHERE released_at IS NULL AND (until IS NULL OR until >= :today)",
+        "SELECT subject_id, 'open subject-access request ' || id FROM requests "
+        "WHERE status = 'open'",
+    ):
+        if ids is None:
+            rows = conn.execute(sql, {"today": today.isoformat()}).fetchall()
+        else:
+            rows = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                names = {f"s{n}": sid for n, sid in enumerate(chunk)}
+                marks = ",".join(f":{name}" for name in names)
+                rows += conn.execute(f"{sql} AND subject_id IN ({marks})",
+                                     {"today": today.isoformat(), **names}).fetchall()
+        for subject_id, reason in rows:
+            reasons.setdefault(subject_id, []).append(reason)
+    return reasons
+
+
+# --- the plan -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    as_of: date
+    subjects: list[dict[str, Any]] = field(default_factory=list)  # whole subjects due now
+    items: list[dict[str, Any]] = field(default_factory=list)  # single items due now
+    held: list[dict[str, Any]] = field(default_factory=list)  # due, but kept, with reasons
+    forecast: list[dict[str, Any]] = field(default_factory=list)  # next 12 months, by month
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "subjects_due": len(self.subjects),
+            "items_due": len(self.items),
+            "held": len(self.held),
+            "subjects": self.subjects,
+            "items": self.items,
+            "held_subjects": self.held,
+            "forecast": self.forecast,
+        }
+
+
+def _slack_cutoff(as_of: date, rule: relativedelta) -> str:
+    """A text bound for an index range scan: every day whose due date is <= as_of lies below it
+    (two days of slack for month-end clamping; the exact test is done in Python)."""
+    return (as_of - rule + timedelta(days=2)).isoformat()
+
+
+def _due_subjects(conn: sqlite3.Connection, policy: Policy, as_of: date) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT id, dob, last_processed_at FROM subjects WHERE last_processed_at < ? "
+        "ORDER BY last_processed_at, id",
+        (_slack_cutoff(as_of, policy.default_retention),),
+    ).fetchall()
+    due = []
+    for subject_id, dob, last in rows:
+        on = subject_due(policy, last, dob)
+        if on <= as_of:
+            due.append({"subject_id": subject_id, "due": on.isoformat(),
+                        "last_processed_at": last, "rule": subject_rule(policy, last, dob)})
+    return due
+
+
+def _due_items(conn: sqlite3.Connection, policy: Policy, as_of: date) -> list[dict[str, Any]]:
+    due = []
+    for category in policy.data["retention"]["categories"]:
+        rule = policy.category_retention(category)
+        assert rule is not None
+        rows = conn.execute(
+            "SELECT id, subject_id, processed_at FROM items WHERE category = ? AND processed_at < ? "
+            "ORDER BY processed_at, id",
+            (category, _slack_cutoff(as_of, rule)),
+        ).fetchall()
+        for item_id, subject_id, processed in rows:
+            on = day_of(processed) + rule
+            if on <= as_of:
+                due.append({"item": item_id, "subject_id": subject_id, "category": category,
+                            "due": on.isoformat(),
+                            "rule": f"{category}:{policy.data['retention']['categories'][category]['after']}"})
+    return due
+
+
+def _forecast(conn: sqlite3.Connection, policy: Policy, as_of: date,
+              months: int = 12) -> list[dict[str, Any]]:
+    horizon = as_of + relativedelta(months=months)
+    buckets: dict[str, Counter[str]] = {}
+    for offset in range(months):
+        month = (as_of + relativedelta(months=offset)).strftime("%Y-%m")
+        buckets[month] = Counter()
+    rows = conn.execute(
+        "SELECT dob, last_processed_at FROM subjects WHERE last_processed_at >= ? "
+        "AND last_processed_at < ?",
+        ((as_of - policy.default_retention - timedelta(days=2)).isoformat(),
+         (horizon - policy.default_retention + timedelta(days=2)).isoformat()),
+    ).fetchall()
+    for dob, last in rows:
+        on = subject_due(policy, last, dob)
+        if as_of < on <= horizon:
+            buckets.get(on.strftime("%Y-%m"), Counter())["subjects"] += 1
+    for category in policy.data["retention"]["categories"]:
+        rule = policy.category_retention(category)
+        assert rule is not None
+        for (processed,) in conn.execute(
+            "SELECT processed_at FROM items WHERE category = ? AND processed_at >= ? "
+            "AND processed_at < ?",
+            (category, (as_of - rule - timedelta(days=2)).isoformat(),
+             (horizon - rule + timedelta(days=2)).isoformat()),
+        ):
+            on = day_of(processed) + rule
+            if as_of < on <= horizon:
+                buckets.get(on.strftime("%Y-%m"), Counter())["items"] += 1
+    return [{"month": month, "subjects": c["subjects"], "items": c["items"]}
+            for month, c in buckets.items()]
+
+
+def plan(conn: sqlite3.Connection, policy: Policy, as_of: date, *,
+         forecast: bool = True) -> Plan:
+    """What a sweep on `as_of` would erase, what it would keep and why. Reads only."""
+    result = Plan(as_of)
+    due_subjects = _due_subjects(conn, policy, as_of)
+    reasons = active_holds(conn, as_of)
+    for entry in due_subjects:
+        if entry["subject_id"] in reasons:
+            result.held.append({**entry, "reasons": reasons[entry["subject_id"]]})
+        else:
+            result.subjects.append(entry)
+    erasing = {e["subject_id"] for e in result.subjects}
+    held_ids = {e["subject_id"] for e in result.held}
+    for entry in _due_items(conn, policy, as_of):
+        subject_id = entry["subject_id"]
+        if subject_id in erasing:
+            continue  # goes with its subject
+        if subject_id in reasons:
+            if subject_id not in held_ids:
+                held_ids.add(subject_id)
+                result.held.append({**entry, "reasons": reasons[subject_id]})
+            continue
+        result.items.append(entry)
+    if forecast:
+        result.forecast = _forecast(conn, policy, as_of)
+    return result
+
+
+# --- the sweep ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    as_of: str
+    applied: bool
+    erased_subjects: int = 0
+    erased_items: int = 0
+    held: list[dict[str, Any]] = field(default_factory=list)
+    errors: int = 0
+    duration_s: float = 0.0
+    checkpointed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of, "applied": self.applied,
+            "erased_subjects": self.erased_subjects, "erased_items": self.erased_items,
+            "held": len(self.held), "held_subjects": self.held, "errors": self.errors,
+            "duration_s": round(self.duration_s, 3), "checkpointed": self.checkpointed,
+        }
+
+
+def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, actor: str,
+          apply: bool, progress: Callable[[int, int], None] | None = None,
+          clock: Callable[[], float] = time.monotonic) -> SweepResult:
+    """Erase what is due on `as_of` (only with `apply`), in bounded batches, each its own
+    transaction. A sweep killed at any point leaves whole subjects erased or whole subjects kept;
+    the next sweep recomputes what is due and finishes the job. Call with no open transaction."""
+    from pigment_cli import audit
+    from pigment_cli.backup import journal
+    from pigment_cli.erasure import erase_items, erase_subject, scrub_files
+    from pigment_cli.store import transaction
+
+    started = clock()
+    the_plan = plan(conn, policy, as_of, forecast=False)
+    result = SweepResult(as_of.isoformat(), apply, held=the_plan.held)
+    if not apply:
+        result.erased_subjects, result.erased_items = len(the_plan.subjects), len(the_plan.items)
+        result.duration_s = clock() - started
+        return result
+    with transaction(conn):
+        sweep_id = conn.execute(
+            "INSERT INTO sweeps (started_at, as_of, status) VALUES (?, ?, 'running')",
+            (stamp, as_of.isoformat()),
+        ).lastrowid
+        audit.record(conn, at=stamp, actor=actor, command="retention sweep", sweep=sweep_id,
+                     as_of=as_of.isoformat(), subjects_due=len(the_plan.subjects),
+                     items_due=len(the_plan.items), held=len(the_plan.held))
+    total = len(the_plan.subjects) + len(the_plan.items)
+    done = 0
+    for start in range(0, len(the_plan.subjects), BATCH_SUBJECTS):
+        batch = the_plan.subjects[start:start + BATCH_SUBJECTS]
+        with transaction(conn):
+            # Re-check inside the lock: a hold or request may have arrived since the plan.
+            held_now = active_holds(conn, as_of, (e["subject_id"] for e in batch))
+            pending: list[dict[str, Any]] = []
+            for entry in batch:
+                if entry["subject_id"] in held_now:
+                    result.held.append({**entry, "reasons": held_now[entry["subject_id"]]})
+                    continue
+                if erase_subject(conn, entry["subject_id"], rule=entry["rule"], stamp=stamp,
+                                 actor=actor, command="retention sweep", pending=pending):
+                    result.erased_subjects += 1
+            journal(conn, pending)  # fsynced before the batch commits
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    items = the_plan.items
+    for start in range(0, len(items), BATCH_ITEMS):
+        batch = items[start:start + BATCH_ITEMS]
+        with transaction(conn):
+            held_now = active_holds(conn, as_of, {e["subject_id"] for e in batch})
+            keep = [e for e in batch if e["subject_id"] not in held_now]
+            result.erased_items += erase_items(conn, keep, stamp=stamp, actor=actor,
+                                               command="retention sweep")
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    result.duration_s = clock() - started
+    with transaction(conn):
+        conn.execute(
+            "UPDATE sweeps SET finished_at = ?, erased_subjects = ?, erased_items = ?, held = ?, "
+            "status = 'done' WHERE id = ?",
+            (stamp, result.erased_subjects, result.erased_items, len(result.held), sweep_id),
+        )
+    result.checkpointed = scrub_files(conn)
+    return result
+
+
+def last_sweep(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT id, started_at, finished_at, as_of, erased_subjects, erased_items, held, status "
+        "FROM sweeps ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return dict(row) if row else None
+
+
+class SweepLock:
+    """One sweep at a time: an exclusive, non-blocking flock on `<store>-sweep.lock` (released by
+    the kernel if the sweep is killed). A second sweep fails at once with exit 4, not a hang."""
+
+    def __init__(self, store_path: Any) -> None:
+        self.path = f"{store_path}-sweep.lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> SweepLock:
+        import fcntl
+        import os
+
+        from pigment_cli.errors import StoreError
+
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            raise StoreError("another retention sweep or erasure is running on this store; "
+                             "try again when it has finished") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the flock
+            self.fd = None

@@ -26,6 +26,7 @@ class Session:
     now: datetime
     actor: str
     path: Path | None = None
+    wall: datetime | None = None  # the real time, when `now` is an --as-of day
     _policy: Policy | None = field(default=None, repr=False)
 
     @property
@@ -36,8 +37,9 @@ class Session:
 
     @property
     def stamp(self) -> str:
-        """`now` as stored text."""
-        return iso_now(self.now)
+        """The time this happened, as stored text: the wall clock, even under --as-of (the audit
+        trail and `recorded_at` columns record when things were done, not the day acted as)."""
+        return iso_now(self.wall or self.now)
 
     @property
     def today(self) -> Any:
@@ -49,13 +51,14 @@ class Session:
 
 
 @contextmanager
-def session(path: Path, *, now: datetime, actor: str) -> Iterator[Session]:
+def session(path: Path, *, now: datetime, actor: str,
+            wall: datetime | None = None) -> Iterator[Session]:
     """Open the store at `path` and run the block as one transaction (all or nothing)."""
     conn = open_store(path)
     try:
         with transaction(conn):
             try:
-                yield Session(conn, now, actor, path)
+                yield Session(conn, now, actor, path, wall)
             except sqlite3.Error as exc:
                 raise store_error_from(exc) from None
     finally:

@@ -178,6 +178,7 @@ def _m1_foundation(conn: sqlite3.Connection) -> None:
             subject_id TEXT NOT NULL,
             scope TEXT NOT NULL CHECK (scope IN ('subject', 'item')),
             category TEXT,
+            count INTEGER NOT NULL DEFAULT 1,
             rule TEXT NOT NULL,
             erased_at TEXT NOT NULL
         );
@@ -258,8 +259,9 @@ def _create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-def init_store(path: Path) -> sqlite3.Connection:
+def init_store(path: Path | str) -> sqlite3.Connection:
     """Create a new store at `path` and return it open. Refuses an existing file."""
+    path = Path(path)
     if path.exists():
         raise StoreError(f"{path} already exists; pigment init never overwrites a store")
     if not path.parent.exists():
@@ -282,8 +284,9 @@ def init_store(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def open_store(path: Path) -> sqlite3.Connection:
+def open_store(path: Path | str) -> sqlite3.Connection:
     """Open an existing pigment store, migrating it forward if it is older than this tool."""
+    path = Path(path)
     if not path.exists():
         raise StoreError(f"no store at {path}; create one with: pigment init --db {path}")
     if path.is_dir():

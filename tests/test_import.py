@@ -141,7 +141,7 @@ def test_field_errors_carry_a_column_and_a_reason_without_the_value() -> None:
     with pytest.raises(FieldError) as caught:
         subject_field("dob", "31/12/1980", date(2026, 11, 25))
     assert caught.value.column == "dob" and "31/12/1980" not in caught.value.reason
-    assert "31/12/1980" in caught.value.message  # the command line may quote what was typed
+    assert "31/12/1980" not in caught.value.message  # a value typed in the wrong field may be personal
     assert isinstance(caught.value, BadInput)
     with pytest.raises(FieldError) as caught:
         check_item(default_policy(), "2026-11-25", "2026-11-25T10:30:00", category="identity",

@@ -130,7 +130,8 @@ def test_apply_keeps_every_version_and_is_audited(cli, store, tmp_path: Path) ->
 
 
 def test_apply_refuses_an_invalid_policy_and_keeps_the_old(cli, store, tmp_path: Path) -> None:
-    path = _broken(tmp_path, 'basis = "contract"\nmedical = true', 'basis = "consent"\nmedical = true')
+    path = _broken(tmp_path, 'communicating with you about it"\nbasis = "contract"',
+                   'communicating with you about it"\nbasis = "consent"')
     result = cli("policy", "apply", str(path))
     assert result.exit_code == ExitCode.BAD_INPUT
     assert "purposes.care.basis" in result.stderr

@@ -12,10 +12,23 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
 from pigment_cli import __version__
-from pigment_cli.cli import audit, consent, disclosure, item, policy, store, subject
+from pigment_cli.cli import (
+    audit,
+    consent,
+    disclosure,
+    erase,
+    hold,
+    item,
+    maintenance,
+    policy,
+    retention,
+    store,
+    subject,
+)
 from pigment_cli.cli import demo as demo_cli
 from pigment_cli.cli import importer as import_cli
 from pigment_cli.cli import sar as sar_cli
+from pigment_cli.cli import status as status_cli
 from pigment_cli.cli._common import reset_consoles, say
 from pigment_cli.errors import ExitCode, PigmentError
 
@@ -86,6 +99,11 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(consent.app, name="consent")
 app.command("disclose")(disclosure.disclose)
 app.add_typer(disclosure.app, name="disclosure")
+app.add_typer(retention.app, name="retention")
+app.add_typer(hold.app, name="hold")
+erase.register(app)
+status_cli.register(app)
+maintenance.register(app)
 app.add_typer(sar_cli.app, name="sar")
 app.add_typer(import_cli.app, name="import")
 demo_cli.register(app)

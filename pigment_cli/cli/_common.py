@@ -73,7 +73,8 @@ def open_session(db: Path | None, actor: str | None = None,
     from pigment_cli.session import session
     from pigment_cli.store import resolve_path
 
-    with session(resolve_path(db), now=now_for(as_of), actor=resolve_actor(actor)) as s:
+    with session(resolve_path(db), now=now_for(as_of), actor=resolve_actor(actor),
+                 wall=clock.system_now()) as s:
         yield s
 
 

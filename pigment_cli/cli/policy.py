@@ -94,3 +94,49 @@ def history(db: DbOption = None, json_: JsonFlag = False, actor: ActorOption = N
         return
     table("Policy versions", ["version", "applied at", "by", "sha256"],
           [[r["version"], r["applied_at"], r["actor"], r["sha256"][:16]] for r in rows])
+
+
+@app.command("ropa")
+def ropa(
+    format_: Annotated[str, typer.Option("--format", help="md, html or csv.")] = "md",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file (mode 0600).",
+                                             show_default=False)] = None,
+    db: DbOption = None, actor: ActorOption = None,
+) -> None:
+    """Print the Art. 30 record of processing activities, from the policy in force.
+    Example: pigment policy ropa --format html --out ropa.html"""
+    from pigment_cli.ropa import render_ropa
+
+    with open_session(db, actor) as s:
+        text = render_ropa(s.policy, format_)
+    _emit(text, out)
+
+
+@app.command("export")
+def export(
+    format_: Annotated[str, typer.Option("--format", help="fideslang (a Fides YAML manifest).")] = "fideslang",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file (mode 0600).",
+                                             show_default=False)] = None,
+    db: DbOption = None, actor: ActorOption = None,
+) -> None:
+    """Export the policy's data map for another tool. Example: pigment policy export --format fideslang"""
+    from pigment_cli.errors import BadInput
+    from pigment_cli.ropa import render_fides
+
+    if format_ != "fideslang":
+        raise BadInput(f"unknown --format {format_!r}; the only export format is fideslang")
+    with open_session(db, actor) as s:
+        text = render_fides(s.policy)
+    _emit(text, out)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    import sys
+
+    if out is None:
+        sys.stdout.write(text)
+        return
+    from pigment_cli.formats import write_private_file
+
+    write_private_file(out, text)
+    say(f"pigment: wrote {out}")

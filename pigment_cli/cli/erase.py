@@ -1,0 +1,66 @@
+"""`pigment erase`: erasure on the subject's request (GDPR Art. 17)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from pigment_cli.cli._common import (
+    ActorOption,
+    AsOfOption,
+    DbOption,
+    JsonFlag,
+    SubjectArg,
+    open_session,
+    print_json,
+    table,
+)
+
+
+def erase(
+    subject_id: SubjectArg,
+    reason: Annotated[str, typer.Option(
+        "--reason", help="The Art. 17(1) ground: request, no-longer-necessary, consent-withdrawn, "
+        "objection, unlawful, legal-obligation, child.")] = "request",
+    via: Annotated[str, typer.Option(
+        "--via", help="How the request came (the channel recorded on withdrawn consents).")] = "email",
+    apply: Annotated[bool, typer.Option("--apply", help="Really erase (default: show what would happen).")] = False,
+    db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None, json_: JsonFlag = False,
+) -> None:
+    """Erase a subject's data on request, keeping only what the law requires (and saying why).
+    Example: pigment erase S-7K3Q9 --reason objection --apply"""
+    from pigment_cli.erasure import erase_on_request, scrub_files
+    from pigment_cli.retention import SweepLock
+    from pigment_cli.store import resolve_path
+
+    with SweepLock(resolve_path(db)):
+        with open_session(db, actor, as_of) as s:
+            outcome = erase_on_request(s, subject_id, ground=reason, via=via, apply=apply)
+        if apply:
+            from pigment_cli.store import open_store
+
+            conn = open_store(resolve_path(db))
+            try:
+                scrub_files(conn)
+            finally:
+                conn.close()
+    if json_:
+        print_json(outcome.to_dict())
+        return
+    head = "Erased" if apply else "Would erase (add --apply to erase)"
+    if outcome.whole_subject:
+        sys.stdout.write(f"{head}: everything held on {outcome.subject_id}; a tombstone remains.\n")
+    else:
+        erased = ", ".join(f"{c}: {n}" for c, n in sorted(outcome.erased.items())) or "nothing"
+        sys.stdout.write(f"{head} on {outcome.subject_id}: {erased}\n")
+    if outcome.consents_withdrawn:
+        sys.stdout.write(f"Consents withdrawn: {', '.join(outcome.consents_withdrawn)}\n")
+    if outcome.kept:
+        table("Kept, and why", ["category", "items", "why", "until"],
+              [[k["category"], k["items"], k["why"], k["until"]] for k in outcome.kept])
+
+
+def register(app: typer.Typer) -> None:
+    app.command("erase")(erase)

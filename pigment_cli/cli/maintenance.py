@@ -1,0 +1,100 @@
+"""`pigment backup`, `pigment restore` and `pigment check`: keeping the store safe and healthy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pigment_cli.cli._common import (
+    ActorOption,
+    AsOfOption,
+    DbOption,
+    JsonFlag,
+    now_for,
+    print_json,
+    resolve_actor,
+    say,
+    table,
+)
+from pigment_cli.errors import BadInput, CheckFailed
+
+
+def backup(
+    dest: Annotated[Path, typer.Argument(metavar="DEST", help="A new file, or a directory.")],
+    db: DbOption = None, actor: ActorOption = None,
+) -> None:
+    """Copy the store, consistently, while others keep working. Example: pigment backup /mnt/backups/"""
+    from pigment_cli import audit
+    from pigment_cli.backup import backup as copy
+    from pigment_cli.clock import iso_now, system_now
+    from pigment_cli.store import open_store, resolve_path, transaction
+
+    stamp = iso_now(system_now())
+    conn = open_store(resolve_path(db))
+    try:
+        written = copy(conn, dest, stamp=stamp)
+        with transaction(conn):
+            audit.record(conn, at=stamp, actor=resolve_actor(actor), command="backup")
+    finally:
+        conn.close()
+    print(written)
+
+
+def restore(
+    source: Annotated[Path, typer.Argument(metavar="BACKUP", help="A file written by pigment backup.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the existing store.")] = False,
+    db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
+) -> None:
+    """Restore a backup, then re-erase everyone erased since it was taken.
+    Example: pigment restore /mnt/backups/pigment-backup-20261124T021500.db --replace"""
+    from pigment_cli.backup import restore as put_back
+    from pigment_cli.clock import iso_now, system_now
+    from pigment_cli.retention import SweepLock
+    from pigment_cli.store import resolve_path
+
+    path = resolve_path(db)
+    if not source.exists():
+        raise BadInput(f"no backup at {source}")
+    if path.exists() and not replace:
+        raise BadInput(f"{path} exists; add --replace to overwrite it with the backup "
+                       "(stop cron and other users first)")
+    with SweepLock(path):
+        result = put_back(source, path, stamp=iso_now(system_now()), actor=resolve_actor(actor))
+    if json_:
+        print_json(result)
+        return
+    say(f"pigment: restored {path} from {source}; re-erased {result['replayed_subjects']} "
+        f"subject(s) and {result['replayed_items']} item(s) erased since the backup")
+    if result["replaced_store_kept_at"]:
+        say(f"pigment: the replaced store is kept at {result['replaced_store_kept_at']}")
+
+
+def check(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = False) -> None:
+    """Check the store's health; exit 1 with a list of findings. Example: pigment check"""
+    from pigment_cli.health import check as run
+    from pigment_cli.policy import policy_in_force
+    from pigment_cli.store import open_store, resolve_path
+
+    path = resolve_path(db)
+    conn = open_store(path)
+    try:
+        report = run(conn, policy_in_force(conn), path, now_for(as_of).date())
+    finally:
+        conn.close()
+    if json_:
+        print_json(report)
+    elif report["findings"]:
+        table("Findings", ["check", "problem", "what to do"],
+              [[f["check"], f["problem"], f["fix"]] for f in report["findings"]])
+    if not report["ok"]:
+        raise CheckFailed(f"{len(report['findings'])} finding(s); the store needs attention")
+    if not json_:
+        say(f"pigment: all checks passed ({', '.join(report['passed'])})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backup")(backup)
+    app.command("restore")(restore)
+    app.command("check")(check)

@@ -1,0 +1,128 @@
+"""`pigment status` and `pigment report`: the manager's screen and the anonymised reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pigment_cli.cli._common import AsOfOption, DbOption, JsonFlag, now_for, out, print_json, table
+
+
+def _read(db: Path | None):  # noqa: ANN202 - (conn, policy, path)
+    from pigment_cli.policy import policy_in_force
+    from pigment_cli.store import open_store, resolve_path
+
+    path = resolve_path(db)
+    conn = open_store(path)
+    return conn, policy_in_force(conn), path
+
+
+def status(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = False) -> None:
+    """Show what is held and what needs doing today. Example: pigment status"""
+    from pigment_cli.status import status as build
+
+    conn, policy, path = _read(db)
+    try:
+        view = build(conn, policy, now_for(as_of).date(), path)
+    finally:
+        conn.close()
+    if json_:
+        print_json(view)
+        return
+    console = out()
+    retention = view["retention"]
+    last = retention["last_sweep"]
+    table(f"pigment status on {view['as_of']} (policy {view['policy_version']})", ["", ""], [
+        ["subjects held", view["subjects"]], ["data items", view["items"]],
+        ["subjects erased (tombstones)", view["erased_subjects"]],
+        ["open access requests", f"{view['requests']['open']} ({view['requests']['overdue']} overdue)"],
+        ["due for erasure now", f"{retention['due_subjects']} subject(s), {retention['due_items']} item(s)"],
+        ["held back", f"{retention['held']} subject(s); {view['holds']} active hold(s)"],
+        ["next falls due", retention["next_due"] or "-"],
+        ["last sweep", f"{last['finished_at'] or last['started_at']} ({last['status']})" if last else "never"],
+        ["audit chain", f"intact, {view['audit']['entries']} entries" if view["audit"]["ok"]
+         else f"BROKEN at entry {view['audit']['first_broken']}"],
+        ["store size", f"{view['store']['path_size_bytes'] / 1_048_576:.1f} MiB"],
+    ])
+    if view["requests"]["list"]:
+        from rich.markup import escape
+        from rich.table import Table
+
+        grid = Table(title="Open subject-access requests", title_justify="left")
+        for column in ("request", "subject", "status", "due", "days left"):
+            grid.add_column(column)
+        for r in view["requests"]["list"]:
+            style = "bold red" if r["overdue"] else None
+            days = f"{r['days_left']} (OVERDUE)" if r["overdue"] else str(r["days_left"])
+            grid.add_row(escape(r["id"]), escape(r["subject_id"]), r["status"], r["due"], days,
+                         style=style)
+        console.print(grid)
+    _consent_chart(view["consents"])
+
+
+def _consent_chart(consents: dict[str, dict[str, Any]]) -> None:
+    console = out()
+    if console.is_terminal:
+        console.print("Consent rates (granted, share of all subjects)")
+        for purpose, c in consents.items():
+            bar = "█" * round(c["rate"] / 2.5)
+            console.print(f"{purpose:<24} [green]{bar}[/green] {c['rate']}% ({c['granted']})",
+                          highlight=False)
+        return
+    table("Consent rates", ["purpose", "granted", "withdrawn", "rate %"],
+          [[p, c["granted"], c["withdrawn"], c["rate"]] for p, c in consents.items()])
+
+
+def report(
+    name: Annotated[str, typer.Argument(metavar="REPORT", help="consents, sources, requests or retention.")],
+    from_: Annotated[str | None, typer.Option("--from", help="First day (default: 12 months back).",
+                                              show_default=False)] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last day (default: today).",
+                                           show_default=False)] = None,
+    format_: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = False,
+) -> None:
+    """Print an aggregated report no one can be identified from. Example: pigment report sources --format csv"""
+    import sys
+
+    from pigment_cli import reports
+    from pigment_cli.clock import parse_date
+    from pigment_cli.errors import BadInput
+
+    if json_:
+        format_ = "json"
+    if format_ not in ("table", "csv", "json"):
+        raise BadInput(f"unknown --format {format_!r}; use table, csv or json")
+    start = parse_date(from_, "--from") if from_ else None
+    end = parse_date(to, "--to") if to else None
+    conn, policy, _ = _read(db)
+    try:
+        result = reports.build(conn, policy, name, today=now_for(as_of).date(), start=start, end=end)
+    finally:
+        conn.close()
+    if format_ == "json":
+        print_json(result)
+        return
+    columns = result["columns"]
+    rows = [[row.get(c) for c in columns] for row in result["rows"]]
+    if format_ == "csv":
+        from pigment_cli.formats import write_csv
+
+        write_csv(rows, columns, sys.stdout)
+        return
+    table(result["title"], columns, rows)
+    stats = result.get("statistics") or {}
+    for key, value in stats.items():
+        sys.stdout.write(f"{key}: {value}\n")
+    control = result["disclosure_control"]
+    sys.stdout.write(f"Counts {control['suppressed']}; others rounded to the nearest "
+                     f"{control['rounded_to']}.\n")
+    for note in result["notes"]:
+        sys.stdout.write(note + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+    app.command("report")(report)

@@ -1,0 +1,74 @@
+"""`pigment check`: the store's health in one list of findings (empty when all is well)."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pigment_cli import audit, retention
+from pigment_cli.policy import Policy
+
+
+def _finding(check: str, problem: str, fix: str) -> dict[str, str]:
+    return {"check": check, "problem": problem, "fix": fix}
+
+
+def check(conn: sqlite3.Connection, policy: Policy, path: Path, today: date) -> dict[str, Any]:
+    from pigment_cli.backup import journal_path
+    from pigment_cli.sar import request_views
+    from pigment_cli.store import SCHEMA_VERSION
+
+    findings: list[dict[str, str]] = []
+    passed: list[str] = []
+
+    integrity = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+    if integrity != ["ok"]:
+        findings.append(_finding("integrity", f"{len(integrity)} problem(s), first: {integrity[0]}",
+                                 "restore the latest backup: pigment restore BACKUP --replace"))
+    else:
+        passed.append("integrity")
+    orphans = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if orphans:
+        tables = sorted({r[0] for r in orphans})
+        findings.append(_finding("foreign keys", f"{len(orphans)} orphan row(s) in {', '.join(tables)}",
+                                 "rows point at a subject that no longer exists; restore a backup"))
+    else:
+        passed.append("foreign keys")
+    chain = audit.verify(conn)
+    if not chain.ok:
+        findings.append(_finding("audit chain", f"broken at entry {chain.first_broken}: {chain.reason}",
+                                 "someone edited the store outside pigment; investigate, then restore"))
+    else:
+        passed.append("audit chain")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version != SCHEMA_VERSION:
+        findings.append(_finding("schema", f"schema {version}, this pigment expects {SCHEMA_VERSION}",
+                                 "open the store with this pigment to migrate it"))
+    else:
+        passed.append("schema")
+    loose = []
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), journal_path(path)):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
+            loose.append(f"{file.name} is {stat.S_IMODE(file.stat().st_mode):04o}")
+    if loose:
+        findings.append(_finding("permissions", "; ".join(loose), f"chmod 600 {path}*"))
+    else:
+        passed.append("permissions")
+    plan = retention.plan(conn, policy, today, forecast=False)
+    if plan.subjects or plan.items:
+        findings.append(_finding(
+            "retention", f"{len(plan.subjects)} subject(s) and {len(plan.items)} item(s) are past "
+            "their retention date", "run: pigment retention sweep --apply (is the cron line installed?)"))
+    else:
+        passed.append("retention")
+    overdue = [v for v in request_views(conn, policy, today, open_only=True) if v["overdue"]]
+    if overdue:
+        findings.append(_finding("requests", f"{len(overdue)} subject-access request(s) overdue: "
+                                 + ", ".join(v["id"] for v in overdue[:10]),
+                                 "answer them now: pigment sar list --overdue"))
+    else:
+        passed.append("requests")
+    return {"ok": not findings, "findings": findings, "passed": passed}

@@ -1,0 +1,205 @@
+"""The record of processing activities (UK GDPR Art. 30(1)) and the Fides data map, both generated
+from the policy in force: the policy is the single source of what the clinic does with data."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from pigment_cli import __version__
+from pigment_cli.errors import BadInput
+from pigment_cli.policy import Policy
+
+# What pigment itself does to protect the store (Art. 30(1)(g), Art. 32).
+TOOL_SECURITY_MEASURES = (
+    "Hash-chained audit trail of every access and change, holding ids only (pigment audit verify)",
+    "Secure deletion: erased values are overwritten in the database file and its write-ahead log",
+    "Store, backups and exports readable by their owner only (file mode 0600, directories 0700)",
+    "Retention rules applied nightly (pigment retention sweep), with holds for legal duties",
+    "Marketing suppression list kept as keyed hashes (HMAC-SHA256), never as addresses",
+    "Aggregated reports under NHS England disclosure control (small numbers suppressed)",
+)
+ROPA_FORMATS = ("md", "html", "csv")
+
+# fideslang keys (the Fides privacy taxonomy) for the built-in vocabulary; a policy entry may set
+# its own with `fides = [...]` (categories) or `fides = "..."` (purposes).
+FIDES_CATEGORIES = {
+    "identity": ["user.name"],
+    "date_of_birth": ["user.demographic.date_of_birth"],
+    "contact": ["user.contact.address", "user.contact.phone_number", "user.contact.email"],
+    "medical_history": ["user.health_and_medical"],
+    "marketing": ["user.profiling", "user.content.private"],
+    "payment": ["user.financial"],
+    "communications": ["user.content.private"],
+    "web_activity": ["user.behavior.browsing_history", "user.device.cookie_id"],
+    "social_media": ["user.social"],
+    "cctv": ["user.content.self_image"],
+}
+FIDES_USES = {
+    "care": "essential.service",
+    "medical_records": "essential.service.operations",
+    "medical_referral": "third_party_sharing",
+    "payment": "essential.service.payment_processing",
+    "debt_collection": "finance",
+    "reporting": "analytics.reporting",
+    "security": "essential.service.security",
+    "newsletter": "marketing.communications.email",
+    "satisfaction_survey": "functional.service.improve",
+    "personalised_ads": "marketing.advertising.first_party.targeted",
+    "cookies": "analytics.reporting",
+    "third_party_non_medical": "third_party_sharing",
+}
+FIDES_BASES = {
+    "contract": "Contract",
+    "consent": "Consent",
+    "legal_obligation": "Legal obligations",
+    "legitimate_interests": "Legitimate interests",
+    "vital_interests": "Vital interests",
+}
+
+
+def _record(policy: Policy) -> dict[str, Any]:
+    return dict(policy.data.get("record_of_processing", {}))
+
+
+def activities(policy: Policy) -> list[dict[str, Any]]:
+    """One processing activity per purpose, with everything Art. 30(1) asks for."""
+    data = policy.data
+    record = _record(policy)
+    recipients = [v["label"] for v in data["recipient_types"].values()]
+    medical_recipients = [v["label"] for v in data["recipient_types"].values() if v.get("medical")]
+    rows = []
+    for key, purpose in data["purposes"].items():
+        categories = purpose.get("categories", [])
+        special = [c for c in categories if policy.is_special_category(c)]
+        if purpose.get("medical"):
+            to = medical_recipients if key == "medical_referral" else []
+        elif key in ("payment", "debt_collection"):
+            to = [data["recipient_types"][k]["label"] for k in ("payment_processor", "debt_collector")
+                  if k in data["recipient_types"]]
+        elif key == "third_party_non_medical":
+            to = [data["recipient_types"]["other"]["label"]]
+        else:
+            to = []
+        rows.append({
+            "purpose": key,
+            "description": purpose["label"],
+            "lawful_basis": data["bases"][purpose["basis"]]["label"],
+            "special_category_condition": record.get("special_category_condition", "")
+            if special else "",
+            "data_subjects": record.get("data_subjects", ["Patients"]),
+            "data_categories": [data["categories"][c]["label"] for c in categories],
+            "recipients": to,
+            "transfers_abroad": policy.text("transfers"),
+            "retention": sorted({policy.retention_label(c) for c in categories})
+            or [policy.retention_label()],
+        })
+    return [*rows] if rows else [{"recipients": recipients}]
+
+
+def ropa(policy: Policy) -> dict[str, Any]:
+    data, record = policy.data, _record(policy)
+    return {
+        "title": f"Record of processing activities: {data['controller']['name']}",
+        "policy_version": policy.version,
+        "controller": data["controller"],
+        "supervisory_authority": data["supervisory_authority"],
+        "activities": activities(policy),
+        "categories_of_recipients": [v["label"] for v in data["recipient_types"].values()],
+        "retention": {"default": policy.retention_label(),
+                      **{c: policy.retention_label(c) for c in data["retention"]["categories"]}},
+        "appropriate_policy_document": record.get("appropriate_policy_document", ""),
+        "security_measures": [*TOOL_SECURITY_MEASURES, *record.get("security_measures", [])],
+        "generated_by": f"pigment {__version__}",
+    }
+
+
+def render_ropa(policy: Policy, fmt: str) -> str:
+    if fmt not in ROPA_FORMATS:
+        raise BadInput(f"unknown --format {fmt!r}; use one of: {', '.join(ROPA_FORMATS)}")
+    doc = ropa(policy)
+    if fmt == "csv":
+        return _ropa_csv(doc)
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("pigment_cli", "templates"),
+                      autoescape=select_autoescape(enabled_extensions=("html", "j2"),
+                                                   default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    if fmt == "md":
+        env.autoescape = False  # Markdown is not HTML; values are escaped with the md filter
+        env.filters["md"] = _md_escape
+    return env.get_template(f"ropa.{fmt}.j2").render(doc=doc)
+
+
+def _md_escape(value: Any) -> str:
+    text = " ".join(str(value).split())
+    for char in "\\`*_{}[]<>|#":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def _ropa_csv(doc: dict[str, Any]) -> str:
+    from pigment_cli.formats import write_csv
+
+    header = ["purpose", "description", "lawful_basis", "special_category_condition",
+              "data_subjects", "data_categories", "recipients", "transfers_abroad", "retention"]
+    stream = io.StringIO()
+    write_csv(({k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()}
+               for row in doc["activities"]), header, stream)
+    return stream.getvalue()
+
+
+def fides_manifest(policy: Policy) -> dict[str, Any]:
+    """The policy's data map as a Fides manifest (a `system` with privacy declarations)."""
+    data = policy.data
+    record = _record(policy)
+
+    def categories_of(keys: list[str]) -> list[str]:
+        out: list[str] = []
+        for key in keys:
+            mapped = data["categories"][key].get("fides") or FIDES_CATEGORIES.get(key, ["user"])
+            for fides_key in [mapped] if isinstance(mapped, str) else mapped:
+                if fides_key not in out:
+                    out.append(fides_key)
+        return out
+
+    declarations = []
+    for key, purpose in data["purposes"].items():
+        categories = purpose.get("categories", [])
+        declaration: dict[str, Any] = {
+            "name": purpose["label"],
+            "data_use": purpose.get("fides") or FIDES_USES.get(key, "collect"),
+            "data_categories": categories_of(categories),
+            "data_subjects": ["patient"] if purpose.get("medical") else ["customer"],
+            "legal_basis_for_processing": FIDES_BASES[purpose["basis"]],
+            "retention_period": policy.retention_label(),
+        }
+        if any(policy.is_special_category(c) for c in categories):
+            declaration["special_category_legal_basis"] = "Provision of health or social care"
+        if key in ("medical_referral", "third_party_non_medical"):
+            declaration["data_shared_with_third_parties"] = True
+        declarations.append(declaration)
+    controller = data["controller"]
+    return {
+        "system": [{
+            "fides_key": "pigment_lab_clinic_records",
+            "name": f"{controller['name']} clinic records",
+            "description": "Patient records, consents and subject-access requests kept with pigment "
+                           f"(policy version {policy.version}).",
+            "system_type": "Service",
+            "administrating_department": controller.get("dpo", controller["email"]),
+            "data_responsibility_title": "Controller",
+            "privacy_declarations": declarations,
+        }],
+        "data_subject": [
+            {"fides_key": "patient", "name": "Patient",
+             "description": "; ".join(record.get("data_subjects", ["Patients"]))},
+        ],
+    }
+
+
+def render_fides(policy: Policy) -> str:
+    import yaml
+
+    return yaml.safe_dump(fides_manifest(policy), sort_keys=False, allow_unicode=True, width=100)

@@ -1,0 +1,168 @@
+"""SIGKILL at random points (20 per command, seeded): the store stays consistent, the audit chain
+holds, every subject is wholly present or wholly erased, and re-running the command finishes the job."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pigment_cli import audit
+
+from .bigstore import build
+
+KILL_POINTS = 20
+ENV = {**os.environ, "PIGMENT_ACTOR": "crash-test"}
+
+
+def _pigment(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pigment_cli", *args]
+
+
+def _kill_at(command: list[str], delay: float) -> None:
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def _consistent(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert audit.verify(conn).ok
+    return conn
+
+
+def _copy_store(base: Path, dest: Path) -> None:
+    shutil.copyfile(base, dest)
+    for suffix in ("-erasures.jsonl",):
+        if Path(f"{base}{suffix}").exists():
+            shutil.copyfile(f"{base}{suffix}", f"{dest}{suffix}")
+
+
+def _delays(seed: str, low: float, high: float) -> list[float]:
+    rng = random.Random(seed)
+    return [rng.uniform(low, high) for _ in range(KILL_POINTS)]
+
+
+# --- retention sweep --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sweep_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
+    base = tmp_path_factory.mktemp("sweep") / "base.db"
+    due = set(build(base, 8000))
+    return base, due
+
+
+@pytest.mark.parametrize("point", range(KILL_POINTS))
+def test_sweep_killed_anywhere(sweep_base, tmp_path: Path, point: int) -> None:
+    base, due = sweep_base
+    db = tmp_path / "p.db"
+    _copy_store(base, db)
+    command = _pigment("retention", "sweep", "--apply", "--as-of", "2026-11-25", "--db", str(db))
+    _kill_at(command, _delays("sweep", 0.2, 1.6)[point])
+    conn = _consistent(db)
+    items = dict(conn.execute("SELECT subject_id, count(*) FROM items GROUP BY subject_id"))
+    present = {r[0] for r in conn.execute("SELECT id FROM subjects")}
+    tombstoned = {r[0] for r in conn.execute("SELECT subject_id FROM tombstones")}
+    conn.close()
+    assert not present & tombstoned and tombstoned <= due
+    assert all(items.get(sid) == 3 for sid in present)  # wholly present ...
+    assert not set(items) - present  # ... or wholly erased
+    subprocess.run(command, check=True, capture_output=True, env=ENV)
+    conn = _consistent(db)
+    left = {r[0] for r in conn.execute("SELECT id FROM subjects")}
+    conn.close()
+    assert not left & due and len(left) == 8000 - len(due)
+
+
+# --- erasure on request -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def erase_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    from pigment_cli.clock import system_now
+    from pigment_cli.consent import grant
+    from pigment_cli.inventory import add_item, add_subject
+    from pigment_cli.session import session
+    from pigment_cli.store import init_store
+
+    base = tmp_path_factory.mktemp("erase") / "base.db"
+    init_store(base).close()
+    with session(base, now=system_now(), actor="setup") as s:
+        subject = add_subject(s, name="Erase Me", email="erase.me@example.org")
+        add_item(s, subject.id, category="medical_history", source="consultation",
+                 purpose="medical_records", value="kept note")
+        for n in range(3000):
+            add_item(s, subject.id, category="marketing", source="survey",
+                     purpose="satisfaction_survey", value=f"answer {n}")
+        grant(s, subject.id, "newsletter", via="web_form")
+    return base, subject.id
+
+
+@pytest.mark.parametrize("point", range(KILL_POINTS))
+def test_erase_killed_anywhere(erase_base, tmp_path: Path, point: int) -> None:
+    base, sid = erase_base
+    db = tmp_path / "p.db"
+    _copy_store(base, db)
+    command = _pigment("erase", sid, "--apply", "--db", str(db))
+    _kill_at(command, _delays("erase", 0.1, 1.0)[point])
+    conn = _consistent(db)
+    marketing = conn.execute("SELECT count(*) FROM items WHERE category = 'marketing'").fetchone()[0]
+    withdrawn = conn.execute("SELECT count(*) FROM consent_events WHERE action = 'withdraw'").fetchone()[0]
+    conn.close()
+    assert (marketing, withdrawn) in ((3000, 0), (0, 1))  # all of it, or none of it
+    subprocess.run(command, check=True, capture_output=True, env=ENV)
+    conn = _consistent(db)
+    assert conn.execute("SELECT count(*) FROM items WHERE category = 'marketing'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM items WHERE category = 'medical_history'").fetchone()[0] == 1
+    conn.close()
+
+
+# --- bulk import ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def import_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    folder = tmp_path_factory.mktemp("import")
+    base = folder / "base.db"
+    subprocess.run(_pigment("init", "--db", str(base)), check=True, capture_output=True, env=ENV)
+    subjects = folder / "subjects.csv"
+    subjects.write_text("external_id,name,email\n" + "".join(
+        f"P{n},Import Person {n},p{n}@example.org\n" for n in range(2000)))
+    subprocess.run(_pigment("import", "subjects", str(subjects), "--db", str(base)),
+                   check=True, capture_output=True, env=ENV)
+    rows = 30000
+    items = folder / "items.csv"
+    items.write_text("external_id,category,source,purpose,value,collected_at,processed_at\n" + "".join(
+        f"P{n % 2000},contact,form,care,row {n},2025-01-0{1 + n % 9},2025-02-0{1 + n % 9}\n"
+        for n in range(rows)))
+    return base, items, rows
+
+
+@pytest.mark.parametrize("point", range(KILL_POINTS))
+def test_import_killed_anywhere(import_base, tmp_path: Path, point: int) -> None:
+    base, items, rows = import_base
+    db = tmp_path / "p.db"
+    _copy_store(base, db)
+    command = _pigment("import", "items", str(items), "--db", str(db))
+    _kill_at(command, _delays("import", 0.2, 1.5)[point])
+    conn = _consistent(db)
+    count = conn.execute("SELECT count(*) FROM items").fetchone()[0]
+    conn.close()
+    assert count in (0, rows)  # never half an import
+    if count == 0:
+        subprocess.run(command, check=True, capture_output=True, env=ENV)
+    conn = _consistent(db)
+    assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == rows
+    conn.close()

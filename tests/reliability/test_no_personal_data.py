@@ -1,0 +1,101 @@
+"""Marker values in every personal field never reach the audit trail, stderr, file names or
+reports, and are gone from the database file once their subjects are erased."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+MARKERS = {
+    "name": "Qzname Markerson",
+    "title": "Qztitle",
+    "email": "qz.marker@example.org",
+    "phone": "07700 900987",
+    "address": "Qzaddress 1 Marker Row",
+    "value": "Qzvalue clinical note",
+    "evidence": "Qzevidence form 12",
+    "recipient": "Qzrecipient Labs",
+    "law": "Qzlaw Act 2026 s.1",
+    "hold": "Qzhold outstanding debt",
+    "pause": "Qzpause which clinic",
+    "extension": "Qzextension complex",
+    "reviewer": "Dr Qzreviewer",
+    "note": "Qznote no serious harm",
+}
+NEEDLES = [*MARKERS.values(), "Qzname", "Markerson", "qz.marker", "900987"]
+
+
+def _clean(text: str, where: str) -> None:
+    for needle in NEEDLES:
+        assert needle.lower() not in text.lower(), f"{needle!r} leaked into {where}"
+
+
+def test_markers_stay_where_they_belong(cli, store: Path, tmp_path: Path) -> None:
+    m = MARKERS
+    sid = cli.ok("subject", "add", "--name", m["name"], "--title", m["title"], "--email", m["email"],
+                 "--phone", m["phone"], "--address", m["address"], "--dob", "1980-01-01").stdout.strip()
+    runs = []
+
+    def run(*args: str) -> str:
+        result = cli(*args)
+        assert result.exit_code in (0, 1, 2, 3), (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        runs.append((args, result))
+        return result.stdout
+
+    item = run("item", "add", sid, "--category", "medical_history", "--source", "consultation",
+               "--purpose", "medical_records", "--value", m["value"], "--processed", "2019-01-01").strip()
+    run("item", "touch", item, "--processed", "2019-02-01")
+    run("consent", "grant", sid, "third_party_non_medical", "--via", "paper_form",
+        "--evidence", m["evidence"])
+    run("disclose", sid, "--to", m["recipient"], "--recipient-type", "other",
+        "--purpose", "newsletter", "--legal-requirement", m["law"])
+    run("disclose", sid, "--to", m["recipient"], "--recipient-type", "other", "--purpose", "newsletter")
+    hold = run("hold", "add", sid, "--reason", m["hold"]).strip()
+    request = run("sar", "open", sid, "--received", "2026-11-02", "--json")
+    request_id = json.loads(request)["id"]
+    run("sar", "pause", request_id, "--reason", m["pause"], "--on", "2026-11-03")
+    run("sar", "resume", request_id, "--on", "2026-11-05")
+    run("sar", "extend", request_id, "--reason", m["extension"])
+    run("sar", "review", request_id, "--by", m["reviewer"], "--outcome", "release", "--note", m["note"])
+    export = tmp_path / "export-out"
+    run("sar", "export", sid, "--out", str(export))
+    run("sar", "close", request_id, "--on", "2026-11-20")
+    run("subject", "update", sid, "--email", m["email"].upper(), "--address", m["address"] + " B")
+    for args in (["subject", "show", sid], ["subject", "find", "Qzname"], ["subject", "list"],
+                 ["item", "list", sid], ["consent", "status", sid], ["consent", "history", sid],
+                 ["consent", "check", sid, "newsletter"], ["disclosure", "list", sid],
+                 ["sar", "list"], ["sar", "show", request_id], ["hold", "list"]):
+        run(*args)
+    reports = [run("report", name, "--format", fmt) for name in ("consents", "sources", "requests",
+                                                                 "retention")
+               for fmt in ("table", "csv", "json")]
+    reports += [run("status"), run("status", "--json"), run("policy", "ropa"),
+                run("policy", "export")]
+    backup_dir = tmp_path / "backups"
+    backup_dir.mkdir()
+    run("backup", str(backup_dir))
+    run("check")
+    run("hold", "release", hold)
+    run("audit", "log")
+    # unknown subjects and bad input: the errors never echo personal data
+    run("subject", "show", m["name"])
+    run("subject", "add", "--name", m["name"], "--email", "not an email " + m["email"])
+    run("subject", "add", "--name", m["name"], "--dob", m["address"])
+
+    for args, result in runs:
+        _clean(result.stderr, f"stderr of {' '.join(args[:2])}")
+    for text in reports:
+        _clean(text, "a report")
+    for path in tmp_path.rglob("*"):
+        _clean(path.name, "a file name")
+    conn = sqlite3.connect(store)
+    _clean(json.dumps(conn.execute("SELECT * FROM audit").fetchall()), "the audit trail")
+    conn.close()
+
+    # erase them all (7 years on, nothing held), then grep the raw files
+    sweep = cli.json("retention", "sweep", "--apply", "--as-of", "2034-01-01")
+    assert sweep["erased_subjects"] == 1
+    for path in store.parent.glob("pigment.db*"):
+        _clean(path.read_bytes().decode("latin-1"), f"the file {path.name} after erasure")
