@@ -166,3 +166,52 @@ def test_import_killed_anywhere(import_base, tmp_path: Path, point: int) -> None
     conn = _consistent(db)
     assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == rows
     conn.close()
+
+
+# --- subject-access export --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def export_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    from pigment_cli.clock import system_now
+    from pigment_cli.inventory import add_item, add_subject
+    from pigment_cli.session import session
+    from pigment_cli.store import init_store
+
+    base = tmp_path_factory.mktemp("export") / "base.db"
+    init_store(base).close()
+    with session(base, now=system_now(), actor="setup") as s:
+        subject = add_subject(s, name="Export Me", email="export.me@example.org")
+        for n in range(1000):
+            add_item(s, subject.id, category="communications", source="email", purpose="care",
+                     value=f"message {n} " + "x" * 200)
+    return base, subject.id
+
+
+def _complete(out: Path) -> bool:
+    import hashlib
+    import json as json_module
+
+    manifest = json_module.loads((out / "manifest.json").read_text())
+    entries = manifest["files"]
+    listed = entries if isinstance(entries, list) else [{"name": k, **v} for k, v in entries.items()]
+    for entry in listed:
+        body = (out / entry["name"]).read_bytes()
+        assert hashlib.sha256(body).hexdigest() == entry["sha256"]
+    return True
+
+
+@pytest.mark.parametrize("point", range(KILL_POINTS))
+def test_export_killed_anywhere(export_base, tmp_path: Path, point: int) -> None:
+    base, sid = export_base
+    db = tmp_path / "p.db"
+    _copy_store(base, db)
+    out = tmp_path / "package"
+    command = _pigment("sar", "export", sid, "--out", str(out), "--db", str(db))
+    _kill_at(command, _delays("export", 0.1, 1.2)[point])
+    _consistent(db).close()
+    if out.exists():  # the final name only ever appears complete
+        assert _complete(out)
+    else:
+        subprocess.run(command, check=True, capture_output=True, env=ENV)
+        assert _complete(out)
