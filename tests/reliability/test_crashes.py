@@ -215,3 +215,28 @@ def test_export_killed_anywhere(export_base, tmp_path: Path, point: int) -> None
     else:
         subprocess.run(command, check=True, capture_output=True, env=ENV)
         assert _complete(out)
+
+
+def test_sweep_of_tens_of_thousands_killed_mid_batch(tmp_path: Path) -> None:
+    """The issue's own case: a store of 20,000 subjects, killed after the first batches commit."""
+    db = tmp_path / "big.db"
+    due = set(build(db, 20_000))
+    command = _pigment("retention", "sweep", "--apply", "--as-of", "2026-11-25", "--db", str(db))
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if reader.execute("SELECT count(*) FROM tombstones").fetchone()[0] >= 400:
+            break
+        time.sleep(0.01)
+    reader.close()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    conn = _consistent(db)
+    tombstoned = {r[0] for r in conn.execute("SELECT subject_id FROM tombstones")}
+    conn.close()
+    assert 400 <= len(tombstoned) < len(due)  # killed mid-sweep
+    subprocess.run(command, check=True, capture_output=True, env=ENV)
+    conn = _consistent(db)
+    assert conn.execute("SELECT count(*) FROM subjects").fetchone()[0] == 20_000 - len(due)
+    conn.close()
