@@ -12,6 +12,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from pigment_cli.errors import BadInput
+
 GENESIS = "0" * 64
 _FIELDS = ("seq", "at", "actor", "command", "subject_id", "detail", "prev_hash", "hash")
 
@@ -34,12 +36,14 @@ class ChainReport:
     entries: int
     first_broken: int | None = None
     reason: str = ""
+    head_hash: str = ""
 
 
 def _digest(prev_hash: str, seq: int, at: str, actor: str, command: str,
             subject_id: str | None, detail: str) -> str:
-    payload = json.dumps([prev_hash, seq, at, actor, command, subject_id, detail],
-                         ensure_ascii=False, separators=(",", ":"))
+    # Fields joined by the unit separator, which none can hold: `detail` is ASCII JSON (control
+    # characters escaped), ids, times and commands are pigment's own, and actors are checked.
+    payload = "\x1f".join((prev_hash, str(seq), at, actor, command, subject_id or "\x00", detail))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -47,6 +51,8 @@ def record(conn: sqlite3.Connection, *, at: str, actor: str, command: str,
            subject_id: str | None = None, **detail: Any) -> int:
     """Append one entry (call inside the command's transaction). `detail` holds ids, keys and
     counts only: callers never pass names, emails, phone numbers, addresses or free text."""
+    if any(ord(c) < 32 or c == "\x7f" for c in actor):
+        raise BadInput("the actor name contains control characters")
     head = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     detail_text = json.dumps(detail, sort_keys=True, separators=(",", ":"))
@@ -84,10 +90,22 @@ def entries(conn: sqlite3.Connection, *, subject_id: str | None = None,
     ]
 
 
-def verify(conn: sqlite3.Connection) -> ChainReport:
-    """Walk the chain from the first entry; report the first entry that does not hold."""
+def verify(conn: sqlite3.Connection, *, from_checkpoint: bool = False) -> ChainReport:
+    """Walk the chain from the first entry; report the first entry that does not hold.
+
+    With `from_checkpoint`, start after the entry a full verification last reached (`mark`): fast
+    enough for the status screen, and still catches anything written, cut or edited since."""
     prev, expected_seq, count = GENESIS, 1, 0
-    for row in conn.execute(f"SELECT {', '.join(_FIELDS)} FROM audit ORDER BY seq"):
+    checkpoint = conn.execute("SELECT value FROM meta WHERE key = 'audit_verified'").fetchone()
+    if from_checkpoint and checkpoint is not None:
+        cp_seq, cp_hash = checkpoint[0].split(":")[:2]
+        row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (int(cp_seq),)).fetchone()
+        if row is None or row[0] != cp_hash:
+            return ChainReport(False, 0, int(cp_seq), f"entry {cp_seq} changed after it was verified")
+        prev, expected_seq = cp_hash, int(cp_seq) + 1
+        count = int(cp_seq)
+    for row in conn.execute(f"SELECT {', '.join(_FIELDS)} FROM audit WHERE seq >= ? ORDER BY seq",
+                            (expected_seq,)):
         seq, at, actor, command, subject_id, detail, prev_hash, digest = row
         count += 1
         if seq != expected_seq:
@@ -108,4 +126,19 @@ def verify(conn: sqlite3.Connection) -> ChainReport:
                                f"(the chain's head is entry {head_seq})")
     elif count:
         return ChainReport(False, count, 1, "the chain's head record is missing")
-    return ChainReport(True, count)
+    return ChainReport(True, count, head_hash=prev)
+
+
+def mark_verified(conn: sqlite3.Connection, report: ChainReport, at: str) -> None:
+    """Remember how far a full verification reached (call inside a transaction)."""
+    if report.ok and report.entries:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('audit_verified', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"{report.entries}:{report.head_hash}:{at}",),
+        )
+
+
+def last_full_verification(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'audit_verified'").fetchone()
+    return row[0].split(":", 2)[2] if row else None

@@ -11,6 +11,7 @@ import re
 import sqlite3
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,10 @@ _SINGULAR = {
 _DURATION = re.compile(r"^(\d+)([ymwd])$")
 
 
+@lru_cache(maxsize=64)
 def parse_duration(text: str) -> relativedelta:
-    """`7y`, `13m`, `2w`, `30d` -> relativedelta (29 Feb + 7y is 28 Feb)."""
+    """`7y`, `13m`, `2w`, `30d` -> relativedelta (29 Feb + 7y is 28 Feb). Callers never mutate
+    the (cached) result."""
     match = _DURATION.match(str(text).strip())
     if not match:
         raise ValueError(f"{text!r} is not a duration such as 7y, 13m, 2w or 30d")

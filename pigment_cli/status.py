@@ -14,13 +14,14 @@ from pigment_cli.policy import Policy
 def consent_counts(conn: sqlite3.Connection, policy: Policy) -> dict[str, dict[str, int]]:
     """Current state per consent purpose: how many subjects have it granted, withdrawn."""
     counts = {p: {"granted": 0, "withdrawn": 0} for p in policy.consent_purposes()}
+    # The latest event per subject and purpose, by (at, id): SQLite takes the bare column
+    # `action` from the row holding the max(), which is faster here than a window function.
     for purpose, granted, withdrawn in conn.execute(
         """
         SELECT purpose, sum(action = 'grant'), sum(action = 'withdraw') FROM (
-            SELECT purpose, action, row_number() OVER (
-                PARTITION BY subject_id, purpose ORDER BY at DESC, id DESC) AS latest
-            FROM consent_events
-        ) WHERE latest = 1 GROUP BY purpose
+            SELECT purpose, action, max(at || printf('%012d', id)) FROM consent_events
+            GROUP BY subject_id, purpose
+        ) GROUP BY purpose
         """
     ):
         counts.setdefault(purpose, {})
@@ -56,7 +57,7 @@ def status(conn: sqlite3.Connection, policy: Policy, today: date, path: Path) ->
     subjects = conn.execute("SELECT count(*) FROM subjects").fetchone()[0]
     open_requests = [v for v in request_views(conn, policy, today, open_only=True)]
     plan = retention.plan(conn, policy, today)
-    chain = audit.verify(conn)
+    chain = audit.verify(conn, from_checkpoint=True)
     consents = consent_counts(conn, policy)
     size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     return {
@@ -86,6 +87,7 @@ def status(conn: sqlite3.Connection, policy: Policy, today: date, path: Path) ->
             for purpose, c in consents.items()
         },
         "audit": {"ok": chain.ok, "entries": chain.entries, "first_broken": chain.first_broken,
-                  "reason": chain.reason},
+                  "reason": chain.reason,
+                  "last_full_verification": audit.last_full_verification(conn)},
         "store": {"path_size_bytes": size},
     }

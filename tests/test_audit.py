@@ -86,3 +86,25 @@ def test_verify_names_the_first_broken_entry(cli, subject_id, db, statements, br
     assert "audit chain broken at entry" in result.stderr
     if broken is not None:
         assert f"entry {broken}:" in result.stderr
+
+
+def test_status_checks_the_chain_from_the_last_full_verification(cli, subject_id, db) -> None:
+    cli.ok("audit", "verify")  # marks the checkpoint
+    cli.ok("subject", "show", subject_id)
+    assert cli.json("status")["audit"]["ok"] is True
+    assert cli.json("status")["audit"]["last_full_verification"]
+    last = cli.json("audit", "log")[-1]["seq"]
+    _tamper(db, f"UPDATE audit SET actor = 'mallory' WHERE seq = {last}")
+    assert cli.json("status")["audit"]["ok"] is False  # written after the checkpoint: caught
+
+
+def test_an_edit_to_the_checkpoint_entry_is_caught_by_status(cli, subject_id, db) -> None:
+    cli.ok("audit", "verify")
+    head = cli.json("audit", "log")[-1]["seq"]
+    _tamper(db, f"UPDATE audit SET hash = 'x' WHERE seq = {head}")
+    assert cli.json("status")["audit"]["ok"] is False
+    assert cli("audit", "verify").exit_code == ExitCode.CHECK_FAILED
+
+
+def test_actor_with_control_characters_is_refused(cli, store) -> None:
+    assert cli("subject", "add", "--name", "X", "--actor", "bad\x1factor").exit_code == ExitCode.BAD_INPUT

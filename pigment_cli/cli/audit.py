@@ -44,8 +44,9 @@ def verify(db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = Fal
 
     with open_session(db, actor) as s:
         report = audit.verify(s.conn)
+        audit.mark_verified(s.conn, report, s.stamp)
     if json_:
-        print_json(report.__dict__)
+        print_json({k: v for k, v in report.__dict__.items() if k != "head_hash"})
     if not report.ok:
         raise CheckFailed(f"audit chain broken at entry {report.first_broken}: {report.reason}")
     if not json_:

@@ -42,8 +42,9 @@ def status(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = Fals
         ["held back", f"{retention['held']} subject(s); {view['holds']} active hold(s)"],
         ["next falls due", retention["next_due"] or "-"],
         ["last sweep", f"{last['finished_at'] or last['started_at']} ({last['status']})" if last else "never"],
-        ["audit chain", f"intact, {view['audit']['entries']} entries" if view["audit"]["ok"]
-         else f"BROKEN at entry {view['audit']['first_broken']}"],
+        ["audit chain", (f"intact, {view['audit']['entries']} entries (last full check: "
+                         f"{view['audit']['last_full_verification'] or 'never; run pigment audit verify'})")
+         if view["audit"]["ok"] else f"BROKEN at entry {view['audit']['first_broken']}"],
         ["store size", f"{view['store']['path_size_bytes'] / 1_048_576:.1f} MiB"],
     ])
     if view["requests"]["list"]:
