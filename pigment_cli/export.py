@@ -143,8 +143,10 @@ def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
         consent_state[event.get("purpose")] = event
     consent_history = [{**e, "purpose_label": _label(policy, "purposes", e.get("purpose"))}
                        for e in data["consents"]]
+    # A disclosure the law required is explained by that law, not by its purpose's label alone.
     disclosures = [{**d, "purpose_label": _label(policy, "purposes", d.get("purpose")),
-                    "type_label": _label(policy, "recipient_types", d.get("recipient_type"))}
+                    "type_label": _label(policy, "recipient_types", d.get("recipient_type")),
+                    "required_by_law": d.get("legal_requirement") or None}
                    for d in data["disclosures"]]
     not_from_subject = {}
     for item in data["items"]:
@@ -298,10 +300,14 @@ def _write_zip(out: Path, files: dict[str, bytes], generated_at: str) -> None:
 
 def export_package(s: Session, subject_id: str, out: Path, *, zip_: bool = False,
                    request_id: str | None = None) -> dict[str, Any]:
-    """Write the subject-access package to `out` (a new directory, or a new zip file with `zip_`).
+    """Write the subject-access package to `out` (a new directory, or a new zip file with `zip_`
+    or when `out` ends in `.zip`).
 
-    Returns a summary: the path, the file names, and the flags a human must act on."""
+    Returns a summary: the path, the file names, the flags a human must act on, and the
+    serious-harm reviews recorded on the subject's requests (date and outcome, never the reviewer
+    or the note)."""
     out = Path(out).expanduser()
+    zip_ = zip_ or out.suffix.lower() == ".zip"  # never a directory named like a zip file
     _refuse_existing(out)
     files, data = package_files(s, subject_id)
     try:
@@ -315,5 +321,7 @@ def export_package(s: Session, subject_id: str, out: Path, *, zip_: bool = False
     if request_id:
         detail["request"] = request_id
     s.audit("sar export", data["subject"]["id"], **detail)
+    reviews = [{"request": r["id"], "reviewed_on": r["review"]["reviewed_on"],
+                "outcome": r["review"]["outcome"]} for r in data["requests"] if r.get("review")]
     return {"path": str(out), "files": list(files), "zip": zip_, "flags": data["flags"],
-            "subject_id": data["subject"]["id"]}
+            "subject_id": data["subject"]["id"], "reviews": reviews}

@@ -22,6 +22,8 @@ from pigment_cli.session import Session
 REQUEST_CHANNELS = ("email", "letter", "phone", "in_clinic")
 REVIEW_OUTCOMES = ("release", "withhold-part")
 DEFAULT_TARGET_DAYS = 28
+# An extended request's internal target: this many days before its (extended) due date.
+EXTENDED_TARGET_MARGIN_DAYS = 3
 _REQUEST_ID = re.compile(r"^R-[0-9A-Z]{5}$")
 _COLUMNS = (
     "id, subject_id, channel, received_on, id_verified_on, fee_received_on, status, extended_on, "
@@ -88,7 +90,10 @@ def _view(row: sqlite3.Row, pauses: list[sqlite3.Row], policy: Policy, today: da
     status = "closed" if closed else ("paused" if waiting else "open")
     target_days = int((policy.data.get("requests") or {}).get("internal_target_days",
                                                                DEFAULT_TARGET_DAYS))
-    target = None if extended else min(start + timedelta(days=target_days + paused), due)
+    if extended:
+        target = due - timedelta(days=EXTENDED_TARGET_MARGIN_DAYS)
+    else:
+        target = min(start + timedelta(days=target_days + paused), due)
     review = None
     if row["reviewed_on"]:
         review = {"reviewed_on": row["reviewed_on"], "reviewer": row["reviewer"],
@@ -109,7 +114,7 @@ def _view(row: sqlite3.Row, pauses: list[sqlite3.Row], policy: Policy, today: da
         "extended_on": row["extended_on"],
         "extension_reason": row["extension_reason"],
         "due": due.isoformat(),
-        "internal_target": target.isoformat() if target else None,
+        "internal_target": target.isoformat(),
         "days_left": None if closed else (due - today).days,
         "overdue": status == "open" and today > due,
         "closed_on": row["closed_on"],
@@ -189,8 +194,9 @@ def show_request(s: Session, request_id: str) -> dict[str, Any]:
 
 def list_requests(s: Session, *, open_only: bool = False, overdue_only: bool = False,
                   due_within: int | None = None) -> list[dict[str, Any]]:
-    """Requests by due date. `due_within` days keeps open requests due by today + that many days
-    (overdue ones included); `overdue_only` keeps open requests past their due day."""
+    """Open (and paused) requests first, by due date, then closed ones, by due date (ties by id).
+    `due_within` days keeps open requests due by today + that many days (overdue ones included);
+    `overdue_only` keeps open requests past their due day."""
     today = today_of(s)
     sql = f"SELECT {_COLUMNS} FROM requests"
     if open_only or overdue_only or due_within is not None:

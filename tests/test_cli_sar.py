@@ -215,3 +215,97 @@ def test_audit_trail_holds_no_free_text(cli, subject_id: str, db: Path) -> None:
     assert "PRIVATE" not in log and "Lovelace" not in log
     assert '"sar review"' in log and '"sar list"' in log
     cli.ok("audit", "verify")
+
+
+def test_deadline_names_a_malformed_date_as_the_user_sees_it(cli) -> None:
+    result = cli("sar", "deadline", "NOT-A-DATE")
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.stderr == "pigment: DATE is not a date; use ISO form such as 2026-03-31\n"
+
+
+def test_deadline_json(cli) -> None:
+    assert cli.ok("sar", "deadline", "2024-11-25").stdout == "2024-12-27\n"  # plain: the date alone
+    assert cli.json("sar", "deadline", "2024-11-25") == {
+        "start": "2024-11-25", "due": "2024-12-27", "extended": False}
+    assert cli.json("sar", "deadline", "2024-01-31", "--extended") == {
+        "start": "2024-01-31", "due": "2024-04-30", "extended": True}
+
+
+def test_show_gives_an_extended_request_an_internal_target(cli, subject_id: str) -> None:
+    rid = _open(cli, subject_id, "2026-11-10")
+    assert cli.json("sar", "show", rid)["internal_target"] == "2026-12-08"  # 28 days
+    cli.ok("sar", "extend", rid, "--reason", "complex")
+    view = cli.json("sar", "show", rid)
+    assert view["due"] == "2027-02-10" and view["internal_target"] == "2027-02-07"
+    row = [line for line in cli.ok("sar", "show", rid).stdout.splitlines()
+           if "internal target" in line]
+    assert len(row) == 1 and "2027-02-07" in row[0]
+
+
+def test_list_shows_open_requests_by_due_date_then_closed_ones_by_due_date(cli, subject_id: str) -> None:
+    closed_early = _open(cli, subject_id, "2026-09-01")  # due 1 Oct 2026
+    closed_late = _open(cli, subject_id, "2026-10-05")  # due 5 Nov 2026
+    open_late = _open(cli, subject_id, "2026-11-20")  # due 21 Dec 2026
+    open_early = _open(cli, subject_id, "2026-10-30")  # due 30 Nov 2026
+    paused = _open(cli, subject_id, "2026-11-02")  # due 2 Dec 2026, + paused days
+    cli.ok("sar", "pause", paused, "--reason", "r", "--on", "2026-11-24")
+    for rid in (closed_late, closed_early):
+        cli.ok("sar", "close", rid)
+    order = [v["id"] for v in cli.json("sar", "list")]
+    assert order == [open_early, paused, open_late, closed_early, closed_late]
+    table = cli.ok("sar", "list").stdout
+    assert [table.index(r) for r in order] == sorted(table.index(r) for r in order)
+    assert "then closed ones by due date" in " ".join(cli.ok("sar", "list", "--help").stdout.split())
+
+
+def _readme_section(title: str) -> str:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = readme.index(f"\n## {title}\n")
+    end = readme.find("\n## ", start + 1)
+    return readme[start:end if end > 0 else None]
+
+
+def test_readme_sar_examples_run_in_order_on_a_fresh_store(cli, store: Path, tmp_path: Path) -> None:
+    """Every command of the README's subject-access section, in order, on 2026-11-25: the
+    placeholders S-7K3Q9 and R-4MX2P stand for the ids `subject add` and `sar open` print."""
+    import shlex
+
+    section = _readme_section("Subject-access requests")
+    lines = []
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        lines += block.replace("\\\n", " ").splitlines()
+    home = tmp_path / "home"
+    home.mkdir()
+    ids: dict[str, str] = {}
+    ran = 0
+    for line in lines:
+        args = shlex.split(line, comments=True)
+        if not args:
+            continue
+        args = [a.replace("~", str(home)) for a in args]
+        if args[0] == "mkdir":
+            (home / "sar").mkdir()
+            assert args[1:] == ["-p", str(home / "sar")], line
+            continue
+        assert args[0] == "pigment", line
+        args = [ids.get(a, a) for a in args[1:]]
+        if "--overdue" in args and "--as-of" in args:
+            result = cli(*args)  # a check: exit 1 only if something is overdue then
+            assert result.exit_code == 0, (line, result.stderr)
+        else:
+            result = cli.ok(*args)
+        ran += 1
+        said = line.partition("#")[2].strip()
+        if args[:2] == ["subject", "add"]:
+            ids["S-7K3Q9"] = result.stdout.strip()
+        elif args[:2] == ["sar", "open"]:
+            rid, due = result.stdout.split()
+            ids["R-4MX2P"] = rid
+            assert said == f"prints: R-4MX2P {due}", line
+        elif said.startswith("prints "):
+            assert result.stdout.strip() == said.split()[1], line
+    assert ran >= 20 and set(ids) == {"S-7K3Q9", "R-4MX2P"}
+    assert (home / "sar" / "R-4MX2P").is_dir() and (home / "sar" / "S-7K3Q9").is_dir()
+    assert (home / "sar" / "S-7K3Q9.zip").is_file()
+    view = cli.json("sar", "show", ids["R-4MX2P"])
+    assert view["status"] == "closed" and view["paused_days"] == 4 and view["extended"]

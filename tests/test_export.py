@@ -263,3 +263,70 @@ def test_a_subject_without_items(cli, subject_id: str, tmp_path: Path) -> None:
 def test_unknown_subject_is_exit_2(cli, store: Path, tmp_path: Path) -> None:
     result = cli("sar", "export", "S-ZZZZZ", "--out", str(tmp_path / "x"))
     assert result.exit_code == ExitCode.BAD_INPUT and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("name", ["package.zip", "PACKAGE.ZIP"])
+def test_an_out_path_ending_in_zip_gets_a_zip_file(cli, loaded: dict, tmp_path: Path,
+                                                   name: str) -> None:
+    target = tmp_path / name
+    result = _export(cli, loaded["sid"], target)  # no --zip
+    assert result.stdout.strip() == str(target)
+    assert target.is_file() and zipfile.is_zipfile(target)
+    with zipfile.ZipFile(target) as archive:
+        assert set(archive.namelist()) == FILES
+    entries = cli.json("audit", "log", "--subject", loaded["sid"])
+    assert [e["detail"]["zip"] for e in entries if e["command"] == "sar export"] == [True]
+
+
+def test_close_export_to_a_path_ending_in_zip_gets_a_zip_file(cli, subject_id: str,
+                                                              tmp_path: Path) -> None:
+    rid = cli.ok("sar", "open", subject_id, "--received", "2026-11-20").stdout.split()[0]
+    target = tmp_path / "answer.zip"
+    result = cli.ok("sar", "close", rid, "--export", str(target))
+    assert result.stdout.strip() == str(target) and zipfile.is_zipfile(target)
+
+
+def test_stderr_says_a_review_is_needed_until_one_is_recorded(cli, loaded: dict,
+                                                              tmp_path: Path) -> None:
+    result = _export(cli, loaded["sid"], tmp_path / "before")
+    assert "serious-harm opinion is needed" in result.stderr and "none is recorded" in result.stderr
+    cli.ok("sar", "review", loaded["rid"], "--by", "Dr PRIVATE", "--outcome", "withhold-part",
+           "--note", "PRIVATE note", "--on", "2026-11-24")
+    result = _export(cli, loaded["sid"], tmp_path / "after")
+    assert "is needed" not in result.stderr
+    assert (f"serious-harm review is recorded for {loaded['rid']} on 2026-11-24 "
+            "(outcome: withhold-part)") in result.stderr
+    assert "PRIVATE" not in result.stderr and "Sch. 2 Part 3" in result.stderr
+    html = (tmp_path / "after" / "report.html").read_text()  # the report agrees
+    assert "Review recorded on 2026-11-24" in html and "No health professional" not in html
+
+
+def test_stderr_after_close_with_export_names_the_recorded_review(cli, loaded: dict,
+                                                                  tmp_path: Path) -> None:
+    cli.ok("sar", "review", loaded["rid"], "--by", "Dr Shah", "--outcome", "release",
+           "--note", "fine")
+    result = cli.ok("sar", "close", loaded["rid"], "--export", str(tmp_path / "answer"))
+    assert "(outcome: release)" in result.stderr and "is needed" not in result.stderr
+
+
+def test_a_disclosure_is_explained_by_its_purpose_key_or_the_law_cited(cli, subject_id: str,
+                                                                       tmp_path: Path) -> None:
+    from pigment_cli.policy import default_policy
+
+    cli.ok("disclose", subject_id, "--to", "HM Revenue & Customs", "--recipient-type", "authority",
+           "--purpose", "reporting", "--items", "identity,payment",
+           "--legal-requirement", "Schedule 36 Finance Act 2008 information notice")
+    cli.ok("disclose", subject_id, "--to", "North Lab Ltd", "--recipient-type", "laboratory",
+           "--purpose", "medical_referral", "--items", "identity")
+    out = tmp_path / "package"
+    _export(cli, subject_id, out)
+    html = (out / "report.html").read_text()
+    rows = {row.split("</td>")[1].split(">")[-1]: row for row in html.split("<tr>")[1:]
+            if "</td>" in row}
+    hmrc = rows["HM Revenue &amp; Customs"]
+    assert "Required by law: Schedule 36 Finance Act 2008 information notice" in hmrc
+    assert "(reporting)" in hmrc  # the recorded purpose, by key as well as label
+    lab = rows["North Lab Ltd"]
+    label = default_policy().label("purposes", "medical_referral")
+    assert f"{label} <span class=\"muted\">(medical_referral)</span>" in lab
+    assert "Required by law" not in lab

@@ -92,7 +92,7 @@ def test_extension_is_three_months_from_the_start(store: Path, person: str) -> N
         view = sar.extend(s, rid, reason="many records")
     assert view["extended"] and view["extended_on"] == "2026-02-10"
     assert view["due"] == "2026-04-30" and view["one_month_due"] == "2026-03-02"  # 28 Feb is a Saturday
-    assert view["internal_target"] is None
+    assert view["internal_target"] == "2026-04-27"  # 3 days before the extended due date
 
 
 def test_extension_after_the_first_month_is_refused(store: Path, person: str) -> None:

@@ -30,7 +30,8 @@ OnOption = Annotated[
     typer.Option("--on", help="The day it happened, YYYY-MM-DD (default: today).", show_default=False),
 ]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept with the request, never audited).")]
-ZipFlag = Annotated[bool, typer.Option("--zip", help="Write one zip file at --out instead of a directory.")]
+ZipFlag = Annotated[bool, typer.Option(
+    "--zip", help="Write one zip file instead of a directory (implied by a path ending in .zip).")]
 
 
 def _step_done(view: dict[str, Any], what: str) -> None:
@@ -43,6 +44,8 @@ def deadline_(
     received: Annotated[str, typer.Argument(metavar="DATE", help="The day the clock starts, YYYY-MM-DD.")],
     extended: Annotated[bool, typer.Option("--extended", help="Three months instead of one.")] = False,
     db: DbOption = None,
+    json_: Annotated[bool, typer.Option(
+        "--json", help='Print {"start", "due", "extended"} as JSON instead of the date alone.')] = False,
 ) -> None:
     """Print the due date of a request whose clock starts on DATE. Example: pigment sar deadline 2024-11-25"""
     from pigment_cli.clock import parse_date
@@ -50,13 +53,17 @@ def deadline_(
     from pigment_cli.sar import deadline
     from pigment_cli.store import resolve_path
 
-    start = parse_date(received, "date")
+    start = parse_date(received, "DATE")
     if resolve_path(db).exists():  # the store's policy (its bank-holiday region) when there is one
         with open_session(db) as s:
             policy = s.policy
     else:
         policy = default_policy()
-    print(deadline(policy, start, extended=extended).isoformat())
+    due = deadline(policy, start, extended=extended).isoformat()
+    if json_:
+        print_json({"start": start.isoformat(), "due": due, "extended": extended})
+    else:
+        print(due)
 
 
 @app.command("open")
@@ -167,13 +174,14 @@ def review(
 def close(
     request_id: RequestArg, on: OnOption = None,
     export: Annotated[Path | None, typer.Option(
-        "--export", help="Also write the access package to this new directory.",
+        "--export", help="Also write the access package to this new directory (a zip file with "
+        "--zip or a path ending in .zip).",
         show_default=False)] = None,
     zip_: ZipFlag = False,
     db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None,
 ) -> None:
     """Close an answered request (refused for health data without a recorded review).
-    Example: pigment sar close R-4MX2P --on 2026-11-30 --export ~/sar/R-4MX2P
+    Example: pigment sar close R-4MX2P --on 2026-11-24 --export ~/sar/R-4MX2P
     """
     from pigment_cli.sar import close as finish
 
@@ -190,8 +198,13 @@ def _package_done(package: dict[str, Any]) -> None:
     say(f"pigment: wrote {len(package['files'])} files for {package['subject_id']} to "
         f"{package['path']}")
     if package["flags"]["health_data"]:
-        say("pigment: warning: health data: a health professional's serious-harm opinion is needed "
-            "before release (DPA 2018 Sch. 3 Part 2)")
+        for review_ in package["reviews"]:
+            say(f"pigment: health data: a health professional's serious-harm review is recorded "
+                f"for {review_['request']} on {review_['reviewed_on']} (outcome: "
+                f"{review_['outcome']}); follow it before release (DPA 2018 Sch. 3 Part 2)")
+        if not package["reviews"]:
+            say("pigment: warning: health data: a health professional's serious-harm opinion is "
+                "needed before release and none is recorded (DPA 2018 Sch. 3 Part 2)")
     say("pigment: check free text for other people's data before release (DPA 2018 Sch. 2 Part 3)")
 
 
@@ -236,7 +249,7 @@ def list_(
         show_default=False)] = None,
     db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None, json_: JsonFlag = False,
 ) -> None:
-    """List requests by due date (--overdue exits 1 when any is overdue, for cron).
+    """List open and paused requests by due date, then closed ones by due date.
     Example: pigment sar list --open --due-within 7d
     """
     from pigment_cli.errors import CheckFailed
@@ -262,7 +275,8 @@ def list_(
 @app.command("export")
 def export(
     subject_id: SubjectArg,
-    out: Annotated[Path, typer.Option("--out", help="A new directory (or zip file with --zip).")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="A new directory (or zip file with --zip or a path ending in .zip).")],
     zip_: ZipFlag = False,
     db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None,
 ) -> None:
