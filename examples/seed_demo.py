@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from pigment_cli.clock import system_now
+from pigment_cli.consent import grant
 from pigment_cli.inventory import add_item, add_subject
 from pigment_cli.session import session
 
@@ -30,6 +31,12 @@ def main() -> int:
             items = person.pop("items")
             first = min(item["collected_at"] for item in items)
             subject = add_subject(s, processed_at=first, **person)
+            # Data for a consent purpose is held only with the consent: a web form signed when
+            # the first such item was collected.
+            for purpose in sorted({i["purpose"] for i in items} & set(s.policy.consent_purposes())):
+                signed = min(i["collected_at"] for i in items if i["purpose"] == purpose)
+                grant(s, subject.id, purpose, via="web_form", evidence="demo sign-up form",
+                      at=signed)
             for item in items:
                 add_item(s, subject.id, category=item["category"], source=item["source"],
                          purpose=item["purpose"], value=item["value"],

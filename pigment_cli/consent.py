@@ -2,7 +2,8 @@
 
 The current state of a purpose is its latest event (by time, then by order of recording). This
 module also owns the audience export for the mailing tool, the import of a mailing service's
-unsubscribe file, and the keyed hash (`email_hmac`) under which emails go on the suppression list.
+unsubscribe file, the keyed hash (`email_hmac`) under which emails go on the suppression list, and
+taking an email off that list again after a new written consent (`unsuppress`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pigment_cli.clock import parse_timestamp
-from pigment_cli.errors import BadInput
+from pigment_cli.errors import BadInput, Refused
 from pigment_cli.inventory import bump_processed, clean_text, get_subject
 from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS, Policy
 from pigment_cli.session import Session
@@ -102,6 +103,20 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class UnsuppressResult:
+    """What `unsuppress` did: `removed` is False when the email was not on the list."""
+
+    subject_id: str
+    removed: bool
+    suppressed_at: str | None = None
+    purpose: str | None = None  # the written grant that allowed it
+    event: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class AudienceMember:
     id: str
     email: str | None
@@ -148,12 +163,17 @@ def _hmac_with(key: bytes, email: str) -> str:
 
 
 def is_suppressed(conn: sqlite3.Connection, email: str | None) -> bool:
+    return suppressed_at(conn, email) is not None
+
+
+def suppressed_at(conn: sqlite3.Connection, email: str | None) -> str | None:
+    """When `email` went on the suppression list, or None if it is not on it."""
     if not email:
-        return False
+        return None
     row = conn.execute(
-        "SELECT 1 FROM suppression WHERE email_hmac = ?", (email_hmac(conn, email),)
+        "SELECT added_at FROM suppression WHERE email_hmac = ?", (email_hmac(conn, email),)
     ).fetchone()
-    return row is not None
+    return None if row is None else str(row[0])
 
 
 # --- vocabulary -------------------------------------------------------------------------------
@@ -346,12 +366,19 @@ def history(s: Session, subject_id: str) -> list[ConsentEvent]:
 
 
 def check(s: Session, subject_id: str, purpose: str, *, written: bool = False) -> CheckResult:
-    """Is the subject's consent to `purpose` granted now (through a written channel if asked)?"""
+    """Is the subject's consent to `purpose` granted now (through a written channel if asked)?
+
+    An email on the suppression list answers no, as the audience export leaves it out.
+    """
     subject = get_subject(s.conn, subject_id)
     require_consent_purpose(s.policy, purpose)
     state = state_from(purpose, events_of(s.conn, subject.id, purpose))
     if not state.granted:
         ok, reason = False, f"{subject.id}: {purpose} consent is not granted ({state.state})"
+    elif is_suppressed(s.conn, subject.email):
+        ok, reason = False, (f"{subject.id}: {purpose} consent is granted, but the subject's email "
+                             "is on the suppression list, so it is left out of every audience "
+                             f"(see: pigment consent unsuppress {subject.id})")
     elif written and not state.written:
         ok, reason = False, (f"{subject.id}: {purpose} consent is granted via {state.channel}, "
                              "which is not written")
@@ -361,6 +388,52 @@ def check(s: Session, subject_id: str, purpose: str, *, written: bool = False) -
                             f"({how}via {state.channel})")
     s.audit("consent check", subject.id, purpose=purpose, written=written, ok=ok)
     return CheckResult(ok, state, reason)
+
+
+def _written_grant_after(events: list[ConsentEvent], purpose: str,
+                         after: str) -> ConsentEvent | None:
+    """A written grant of `purpose`, dated after `after`, in its current run of grants."""
+    run: list[ConsentEvent] = []
+    for event in events:
+        if event.purpose != purpose:
+            continue
+        run = [*run, event] if event.action == "grant" else []
+    return next((e for e in run if e.written and e.at > after), None)
+
+
+def unsuppress(s: Session, subject_id: str) -> UnsuppressResult:
+    """Take the subject's current email off the suppression list.
+
+    Only when a written consent (paper_form, email, web_form) to some purpose is in force and was
+    given after the email was suppressed; Refused otherwise. An email not on the list: nothing
+    to do.
+    """
+    subject = get_subject(s.conn, subject_id)
+    if not subject.email:
+        raise BadInput(f"{subject.id} has no email address, so there is nothing on the "
+                       "suppression list to take off")
+    since = suppressed_at(s.conn, subject.email)
+    if since is None:
+        s.audit("consent unsuppress", subject.id, removed=False)
+        return UnsuppressResult(subject.id, False)
+    events = events_of(s.conn, subject.id)
+    for purpose in s.policy.consent_purposes():
+        grant_event = _written_grant_after(events, purpose, since)
+        if grant_event is not None:
+            break
+    else:
+        written = ", ".join(sorted(WRITTEN_CHANNELS))
+        raise Refused(
+            f"refused: {subject.id}'s email has been on the suppression list since {since}; it "
+            f"comes off only when a written consent ({written}) given after that is in force, and "
+            f"{subject.id} has none. Record one first (pigment consent grant {subject.id} PURPOSE "
+            "--via paper_form --evidence ...). Nothing was changed."
+        )
+    s.conn.execute("DELETE FROM suppression WHERE email_hmac = ?",
+                   (email_hmac(s.conn, subject.email),))
+    bump_processed(s.conn, subject.id, s.stamp)
+    s.audit("consent unsuppress", subject.id, removed=True, purpose=purpose, event=grant_event.id)
+    return UnsuppressResult(subject.id, True, since, purpose, grant_event.id)
 
 
 # One query, driven by the index consent_purpose (purpose, subject_id): for each subject with an

@@ -1,9 +1,12 @@
 """Disclosures: records that a subject's data went to a recipient, and the rule that guards them.
 
 A disclosure for a purpose resting on the treatment contract (care, medical records, referrals,
-payment, debt collection) is allowed on that basis. Any other purpose is non-medical: it is refused
-unless the subject's `third_party_non_medical` consent, in force at the time of the disclosure, was
-given through a written channel, or a legal requirement is cited (basis: legal obligation).
+payment, debt collection) is allowed on that basis when the recipient type is one the policy lists
+for the purpose (`recipients = [...]`: referrals to laboratories, specialists and hospitals, payment
+to payment processors, debt collection to debt collectors). Any other disclosure is non-medical: it
+is refused unless the subject's `third_party_non_medical` consent, in force at the time of the
+disclosure, was given through a written channel, or a legal requirement is cited (basis: legal
+obligation). Every disclosure names at least one category of data sent.
 """
 
 from __future__ import annotations
@@ -58,6 +61,12 @@ def rests_on_contract(policy: Policy, purpose: str) -> bool:
     return policy.is_medical_purpose(purpose) or policy.purpose_basis(purpose) == "contract"
 
 
+def contract_allows(policy: Policy, purpose: str, recipient_type: str) -> bool:
+    """May data for `purpose` go to a `recipient_type` on the treatment contract?"""
+    return rests_on_contract(policy, purpose) and (
+        recipient_type in policy.contract_recipients(purpose))
+
+
 def parse_categories(policy: Policy, items: str | list[str] | None) -> list[str]:
     """`identity,medical_history` (or a list) -> validated category keys, in order, no repeats."""
     if items is None:
@@ -82,27 +91,36 @@ def disclose(s: Session, subject_id: str, *, recipient: str, recipient_type: str
     policy.require("recipient_types", recipient_type)
     policy.require("purposes", purpose)
     categories = parse_categories(policy, items)
+    if not categories:
+        raise BadInput("--items is required: the categories of data sent, comma-separated, e.g. "
+                       "identity,medical_history (see policy show)")
     law = clean_text(legal_requirement, "--legal-requirement")
     if legal_requirement is not None and not law:
         raise BadInput("--legal-requirement cannot be empty: cite the law that requires it")
     when = event_time(s, at)
     if law:
         basis = "legal_obligation"
-    elif rests_on_contract(policy, purpose):
+    elif contract_allows(policy, purpose, recipient_type):
         basis = policy.purpose_basis(purpose)
     else:
         consent = state_from(THIRD_PARTY_CONSENT, events_of(conn, subject.id, THIRD_PARTY_CONSENT),
                              at=when)
         written = ", ".join(sorted(WRITTEN_CHANNELS))
+        if rests_on_contract(policy, purpose):
+            allowed = ", ".join(policy.contract_recipients(purpose)) or "no recipient type"
+            why = (f"{purpose!r} rests on the treatment contract only for disclosures to "
+                   f"{allowed}, so to a recipient of type {recipient_type!r} it is non-medical")
+        else:
+            why = f"{purpose!r} is a non-medical purpose"
         if not consent.granted:
             raise Refused(
-                f"refused: {purpose!r} is a non-medical purpose and {subject.id} has no "
+                f"refused: {why} and {subject.id} has no "
                 f"{THIRD_PARTY_CONSENT} consent in force ({consent.state}); it needs written "
                 f"consent ({written}) or --legal-requirement citing the law. Nothing was recorded."
             )
         if not consent.written:
             raise Refused(
-                f"refused: {subject.id}'s {THIRD_PARTY_CONSENT} consent was given via "
+                f"refused: {why} and {subject.id}'s {THIRD_PARTY_CONSENT} consent was given via "
                 f"{consent.channel}, which is not written; a non-medical disclosure needs written "
                 f"consent ({written}) or --legal-requirement citing the law. Nothing was recorded."
             )

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pigment_cli.clock import MAX_YEAR, MIN_YEAR, day_of, normalise_when, parse_date
-from pigment_cli.errors import BadInput, NotFound
+from pigment_cli.errors import BadInput, NotFound, Refused
 from pigment_cli.models import Item, Subject
 from pigment_cli.policy import Policy
 from pigment_cli.retention import item_due, subject_due
@@ -340,6 +340,16 @@ def add_item(s: Session, subject_id: str, *, category: str, source: str, purpose
         s.policy, s.today.isoformat(), stamp, category=category, source=source, purpose=purpose,
         basis=basis, value=value, collected=collected, processed=processed,
     )
+    if basis == "consent":  # data for a consent purpose is held only while the consent stands
+        from pigment_cli.consent import events_of, state_from  # consent imports this module
+
+        consent = state_from(purpose, events_of(conn, subject.id, purpose))
+        if not consent.granted:
+            raise Refused(
+                f"refused: {purpose!r} rests on consent and {subject.id}'s {purpose} consent is "
+                f"not granted ({consent.state}); record the consent first (pigment consent grant "
+                f"{subject.id} {purpose} --via ...). Nothing was recorded."
+            )
     cur = conn.execute(
         "INSERT INTO items (subject_id, category, source, purpose, basis, value, collected_at, "
         "processed_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -129,6 +129,10 @@ class Policy:
     def is_medical_purpose(self, purpose: str) -> bool:
         return bool(self.data["purposes"][purpose].get("medical", False))
 
+    def contract_recipients(self, purpose: str) -> list[str]:
+        """The recipient types a purpose resting on the contract may go to on that basis."""
+        return [str(r) for r in self.data["purposes"][purpose].get("recipients", [])]
+
     def needs_written_consent(self, purpose: str) -> bool:
         return bool(self.data["purposes"][purpose].get("written_consent", False))
 
@@ -242,6 +246,25 @@ def _check(data: dict[str, Any], source: str) -> list[PolicyProblem]:
                 error(f"purposes.{key}.categories", "a list of this policy's category keys")
             if entry.get("written_consent") and basis != "consent":
                 error(f"purposes.{key}.written_consent", "only a consent purpose can need it")
+            on_contract = basis == "contract" or bool(entry.get("medical"))
+            recipient_types = data.get("recipient_types")
+            recipient_types = recipient_types if isinstance(recipient_types, dict) else {}
+            if "recipients" in entry:
+                sent_to = entry["recipients"]
+                if not isinstance(sent_to, list) or any(
+                    not isinstance(r, str) or r not in recipient_types for r in sent_to
+                ):
+                    error(f"purposes.{key}.recipients",
+                          "a list of this policy's recipient type keys, e.g. [\"laboratory\"]")
+                elif not on_contract:
+                    error(f"purposes.{key}.recipients", "only a purpose resting on the treatment "
+                          "contract has recipients; other disclosures need written consent or a "
+                          "legal requirement")
+            elif on_contract:
+                warn(f"purposes.{key}",
+                     "no recipients = [...]: no recipient type may receive its data on the "
+                     "contract, so every disclosure for it needs written consent or "
+                     "--legal-requirement")
         for key in ("care", "medical_records", "medical_referral", "payment", "debt_collection"):
             entry = purposes.get(key)
             if isinstance(entry, dict) and entry.get("basis") == "consent":

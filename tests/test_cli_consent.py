@@ -282,3 +282,152 @@ def test_consent_audit_entries_hold_no_personal_data(cli, subject_id: str, db: P
     conn.close()
     for personal in ("Ada", "Lovelace", "ada@example.org", "stranger", "Signed", "unsubscribed"):
         assert personal not in trail
+
+
+# --- the suppression list: check, unsuppress, the grant warning ---------------------------------
+
+
+def _suppressed_patient(cli, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A subject erased on request at FIXED_NOW (medical records kept, so the subject stays) whose
+    email is now on the suppression list; the clock then moves on an hour."""
+    from conftest import FIXED_NOW
+
+    from pigment_cli import clock
+
+    sid = _add(cli, "Returning Patient", "back@example.org")
+    cli.ok("item", "add", sid, "--category", "medical_history", "--source", "consultation",
+           "--purpose", "medical_records", "--value", "note")
+    cli.ok("consent", "grant", sid, "newsletter", "--via", "paper_form", "--at", "2026-01-05")
+    cli.ok("erase", sid, "--apply")
+    later = FIXED_NOW.replace(hour=11, minute=30)
+    monkeypatch.setattr(clock, "system_now", lambda: later)
+    return sid
+
+
+def _suppression_rows(db: Path) -> int:
+    return _count(db, "suppression")
+
+
+def test_check_says_no_for_a_suppressed_email(cli, store: Path, db: Path) -> None:
+    from conftest import domain
+
+    from pigment_cli.consent import email_hmac
+
+    sid = _add(cli, "Suppressed", "gone@example.org")
+    for purpose in ("newsletter", "cookies"):
+        cli.ok("consent", "grant", sid, purpose, "--via", "web_form", "--at", "2026-02-01")
+    assert cli("consent", "check", sid, "newsletter", "--quiet").exit_code == 0
+    with domain(db) as s:
+        s.conn.execute("INSERT INTO suppression VALUES (?, ?)",
+                       (email_hmac(s.conn, "GONE@example.org"), s.stamp))
+    for purpose in ("newsletter", "cookies"):
+        result = cli("consent", "check", sid, purpose)
+        assert result.exit_code == ExitCode.CHECK_FAILED
+        assert "suppression list" in result.stderr and f"consent unsuppress {sid}" in result.stderr
+        assert "gone@" not in result.stderr
+        assert sid not in cli.ok("consent", "audience", purpose).stdout
+    quiet = cli("consent", "check", sid, "newsletter", "--written", "--quiet")
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (ExitCode.CHECK_FAILED, "", "")
+    assert cli.json("audit", "log")[-1]["detail"]["ok"] is False
+
+
+def test_unsuppress_needs_a_written_grant_given_after_the_suppression(
+        cli, store: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sid = _suppressed_patient(cli, monkeypatch)
+    assert _suppression_rows(db) == 1
+    audit_before = _count(db, "audit")
+    refused = cli("consent", "unsuppress", sid)
+    assert refused.exit_code == ExitCode.REFUSED
+    assert "since 2026-11-25T10:30:00" in refused.stderr and "written consent" in refused.stderr
+    assert "Nothing was changed" in refused.stderr and "back@" not in refused.stderr
+    assert (_suppression_rows(db), _count(db, "audit")) == (1, audit_before)
+    # Not written: a phone grant does not count. Dated before the suppression: nor does it.
+    cli.ok("consent", "grant", sid, "satisfaction_survey", "--via", "phone")
+    cli.ok("consent", "grant", sid, "cookies", "--via", "web_form", "--at", "2026-11-01")
+    assert cli("consent", "unsuppress", sid).exit_code == ExitCode.REFUSED
+    # A written grant now: recorded, with a warning pointing at unsuppress; it does not count yet.
+    granted = cli.ok("consent", "grant", sid, "newsletter", "--via", "paper_form",
+                     "--evidence", "form 2026/201")
+    assert "warning" in granted.stderr and f"pigment consent unsuppress {sid}" in granted.stderr
+    assert cli("consent", "check", sid, "newsletter").exit_code == ExitCode.CHECK_FAILED
+    done = cli.json("consent", "unsuppress", sid)
+    assert done["removed"] is True and done["purpose"] == "newsletter"
+    assert done["suppressed_at"] == "2026-11-25T10:30:00"
+    assert _suppression_rows(db) == 0
+    cli.ok("consent", "check", sid, "newsletter", "--written")
+    assert sid in cli.ok("consent", "audience", "newsletter").stdout
+    entry = cli.json("audit", "log", "--subject", sid)
+    unsuppressed = [e for e in entry if e["command"] == "consent unsuppress"]
+    assert unsuppressed[-1]["detail"] == {"removed": True, "purpose": "newsletter",
+                                          "event": done["event"]}
+    trail = repr(sqlite3.connect(db).execute("SELECT * FROM audit").fetchall())
+    assert "back@" not in trail
+    again = cli.ok("consent", "unsuppress", sid)
+    assert "not on the suppression list" in again.stderr
+
+
+def test_unsuppress_needs_the_written_grant_to_be_in_force(
+        cli, store: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sid = _suppressed_patient(cli, monkeypatch)
+    cli.ok("consent", "grant", sid, "newsletter", "--via", "email")
+    cli.ok("consent", "withdraw", sid, "newsletter", "--via", "newsletter_link")
+    assert cli("consent", "unsuppress", sid).exit_code == ExitCode.REFUSED
+    assert _suppression_rows(db) == 1
+
+
+def test_unsuppress_errors(cli, store: Path) -> None:
+    no_email = _add(cli, "No Email")
+    result = cli("consent", "unsuppress", no_email)
+    assert result.exit_code == ExitCode.BAD_INPUT and "no email address" in result.stderr
+    assert cli("consent", "unsuppress", "S-00000").exit_code == ExitCode.BAD_INPUT
+
+
+def test_audience_json_flag_is_format_json(cli, subject_id: str) -> None:
+    cli.ok("consent", "grant", subject_id, "newsletter", "--via", "web_form")
+    by_flag = cli.ok("consent", "audience", "newsletter", "--json").stdout
+    assert by_flag == cli.ok("consent", "audience", "newsletter", "--format", "json").stdout
+    assert [m["id"] for m in json.loads(by_flag)] == [subject_id]
+
+
+# --- items for a consent purpose need the consent -----------------------------------------------
+
+
+def _consent_item(cli, sid: str):  # noqa: ANN202
+    return cli("item", "add", sid, "--category", "marketing", "--source", "email_interaction",
+               "--purpose", "newsletter", "--value", "clicked")
+
+
+def test_item_for_a_consent_purpose_needs_the_consent(cli, subject_id: str, db: Path) -> None:
+    never = _consent_item(cli, subject_id)
+    assert never.exit_code == ExitCode.REFUSED, never.stderr
+    assert "'newsletter'" in never.stderr and "never asked" in never.stderr
+    assert "record the consent first" in never.stderr and never.stdout == ""
+    cli.ok("consent", "grant", subject_id, "newsletter", "--via", "web_form", "--at", "2026-01-01")
+    cli.ok("consent", "withdraw", subject_id, "newsletter", "--via", "newsletter_link")
+    items_before = _count(db, "items")
+    withdrawn = _consent_item(cli, subject_id)
+    assert withdrawn.exit_code == ExitCode.REFUSED and "(withdrawn)" in withdrawn.stderr
+    assert _count(db, "items") == items_before == 0
+    cli.ok("item", "add", subject_id, "--category", "medical_history", "--source", "consultation",
+           "--purpose", "medical_records")  # contract purposes need no consent
+    cli.ok("consent", "grant", subject_id, "newsletter", "--via", "phone")
+    item = int(_consent_item(cli, subject_id).stdout)
+    assert [i["id"] for i in cli.json("item", "list", subject_id, "--category", "marketing")] == [
+        item]
+
+
+def test_domain_add_item_refuses_without_consent(store: Path) -> None:
+    from conftest import domain
+
+    from pigment_cli.consent import grant
+    from pigment_cli.errors import Refused
+    from pigment_cli.inventory import add_item, add_subject
+
+    with domain(store) as s:
+        sid = add_subject(s, name="Domain Person").id
+    with pytest.raises(Refused, match="satisfaction_survey"), domain(store) as s:
+        add_item(s, sid, category="marketing", source="survey", purpose="satisfaction_survey")
+    with domain(store) as s:
+        grant(s, sid, "satisfaction_survey", via="in_clinic")
+        assert add_item(s, sid, category="marketing", source="survey",
+                        purpose="satisfaction_survey").basis == "consent"

@@ -81,12 +81,12 @@ def test_the_consent_that_counts_is_the_one_in_force_at_the_disclosure(cli,
 def test_accepted_with_a_cited_legal_requirement(cli, subject_id: str) -> None:
     law = "Court order under the Senior Courts Act 1981 s.34"
     result = cli.ok("disclose", subject_id, "--to", "HM Courts", "--recipient-type", "authority",
-                    "--purpose", "reporting", "--legal-requirement", law)
+                    "--purpose", "reporting", "--items", "identity", "--legal-requirement", law)
     disclosure_id = int(result.stdout.strip())
     [record] = cli.json("disclosure", "list", subject_id)
     assert record["id"] == disclosure_id
     assert (record["basis"], record["legal_requirement"], record["categories"]) == (
-        "legal_obligation", law, [])
+        "legal_obligation", law, ["identity"])
     assert "basis legal_obligation" in result.stderr
 
 
@@ -113,11 +113,13 @@ def test_contract_purposes_need_no_consent(cli, subject_id: str, purpose: str,
     (["--at", "2026-12-25"], "future"),
     (["--to", "  "], "--to is required"),
     (["--legal-requirement", " "], "cannot be empty"),
+    (["--items", ""], "--items is required"),
+    (["--items", " , ,"], "--items is required"),
 ])
 def test_bad_input_is_exit_2_and_records_nothing(cli, subject_id: str, db: Path, args,
                                                  message: str) -> None:
     base = {"--to": "North Lab", "--recipient-type": "laboratory",
-            "--purpose": "medical_referral"}
+            "--purpose": "medical_referral", "--items": "identity"}
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     result = cli("disclose", subject_id, *[x for kv in base.items() for x in kv])
     assert result.exit_code == ExitCode.BAD_INPUT, result.stderr
@@ -127,7 +129,7 @@ def test_bad_input_is_exit_2_and_records_nothing(cli, subject_id: str, db: Path,
 
 def test_unknown_subject_is_exit_2(cli, store: Path) -> None:
     result = cli("disclose", "S-00000", "--to", "Lab", "--recipient-type", "laboratory",
-                 "--purpose", "care")
+                 "--purpose", "care", "--items", "identity")
     assert result.exit_code == ExitCode.BAD_INPUT
     assert cli("disclosure", "list", "S-00000").exit_code == ExitCode.BAD_INPUT
 
@@ -135,7 +137,7 @@ def test_unknown_subject_is_exit_2(cli, store: Path) -> None:
 def test_list_is_oldest_first_and_a_table_by_default(cli, subject_id: str) -> None:
     for at, to in (("2026-09-01", "Second Lab"), ("2026-03-01", "First Lab")):
         cli.ok("disclose", subject_id, "--to", to, "--recipient-type", "laboratory",
-               "--purpose", "medical_referral", "--at", at)
+               "--purpose", "medical_referral", "--items", "medical_history", "--at", at)
     assert [d["recipient"] for d in cli.json("disclosure", "list", subject_id)] == [
         "First Lab", "Second Lab"]
     table = cli.ok("disclosure", "list", subject_id).stdout
@@ -150,7 +152,7 @@ def test_a_disclosure_counts_as_processing(store: Path) -> None:
     with domain(store) as s:
         sid = add_subject(s, name="Old Patient", processed_at="2020-01-01").id
         disclosure.disclose(s, sid, recipient="Lab", recipient_type="laboratory", purpose="care",
-                            at="2026-11-20T09:00:00")
+                            items="medical_history", at="2026-11-20T09:00:00")
         assert get_subject(s.conn, sid).last_processed_at == "2026-11-20T09:00:00"
 
 
@@ -158,7 +160,8 @@ def test_disclosure_audit_holds_ids_and_keys_only(cli, subject_id: str, db: Path
     cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "email")
     _non_medical(cli, subject_id)
     cli.ok("disclose", subject_id, "--to", "Dr Jane Specialist", "--recipient-type", "authority",
-           "--purpose", "reporting", "--legal-requirement", "Ada Lovelace's court order")
+           "--purpose", "reporting", "--items", "identity",
+           "--legal-requirement", "Ada Lovelace's court order")
     cli.ok("disclosure", "list", subject_id)
     log = cli.json("audit", "log", "--subject", subject_id)
     disclosed = [e for e in log if e["command"] == "disclose"]
@@ -183,7 +186,7 @@ def test_domain_api(store: Path, cli) -> None:
         sid = add_subject(s, name="Domain Person").id
     with pytest.raises(Refused), domain(store) as s:
         disclosure.disclose(s, sid, recipient="X", recipient_type="other",
-                            purpose="satisfaction_survey")
+                            purpose="satisfaction_survey", items="contact")
     with pytest.raises(BadInput), domain(store) as s:
         disclosure.disclose(s, sid, recipient="X", recipient_type="other", purpose="care",
                             items=["identity", "nonsense"])
@@ -192,3 +195,76 @@ def test_domain_api(store: Path, cli) -> None:
                                      purpose="care", items=["identity,medical_history"])
         assert record.categories == ["identity", "medical_history"]
         assert disclosure.disclosures_of(s.conn, sid) == [record]
+
+
+# --- contract purposes go only to the recipient types the policy lists -------------------------
+
+
+@pytest.mark.parametrize(("purpose", "recipient_type", "items", "allowed"), [
+    ("medical_referral", "other", "medical_history", "laboratory, specialist, hospital"),
+    ("care", "debt_collector", "identity,medical_history", "laboratory, specialist, hospital"),
+    ("medical_records", "payment_processor", "medical_history", "laboratory, specialist, hospital"),
+    ("payment", "laboratory", "payment", "payment_processor"),
+    ("debt_collection", "other", "identity,payment", "debt_collector"),
+])
+def test_contract_purpose_to_an_unlisted_recipient_type_is_refused(
+        cli, subject_id: str, db: Path, purpose: str, recipient_type: str, items: str,
+        allowed: str) -> None:
+    before = _snapshot(db)
+    result = cli("disclose", subject_id, "--to", "Glossy Skin Magazine", "--recipient-type",
+                 recipient_type, "--purpose", purpose, "--items", items)
+    assert result.exit_code == ExitCode.REFUSED, result.stderr
+    assert f"only for disclosures to {allowed}" in result.stderr
+    assert f"type {recipient_type!r}" in result.stderr and "never asked" in result.stderr
+    assert "Nothing was recorded" in result.stderr and "Glossy" not in result.stderr
+    assert result.stdout == "" and _snapshot(db) == before
+
+
+def test_contract_purpose_to_an_unlisted_type_needs_written_consent(cli, subject_id: str) -> None:
+    args = ("disclose", subject_id, "--to", "Glossy Skin Magazine", "--recipient-type", "other",
+            "--purpose", "medical_referral", "--items", "medical_history")
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "phone",
+           "--at", "2026-11-01")
+    refused = cli(*args)
+    assert refused.exit_code == ExitCode.REFUSED
+    assert "only for disclosures to laboratory" in refused.stderr
+    assert "via phone, which is not written" in refused.stderr
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "paper_form",
+           "--evidence", "form 12")
+    record = cli.json(*args)
+    assert (record["basis"], record["recipient_type"]) == ("consent", "other")
+
+
+def test_contract_purpose_to_an_unlisted_type_with_a_legal_requirement(cli,
+                                                                      subject_id: str) -> None:
+    record = cli.json("disclose", subject_id, "--to", "Court", "--recipient-type", "authority",
+                      "--purpose", "care", "--items", "medical_history",
+                      "--legal-requirement", "Court order")
+    assert record["basis"] == "legal_obligation"
+
+
+def test_the_recipient_lists_come_from_the_policy(cli, subject_id: str, tmp_path: Path) -> None:
+    from pigment_cli.policy import default_source
+
+    source = default_source().replace('recipients = ["payment_processor"]',
+                                      'recipients = ["payment_processor", "debt_collector"]', 1)
+    path = tmp_path / "policy.toml"
+    path.write_text(source)
+    args = ("disclose", subject_id, "--to", "Recovery Ltd", "--recipient-type", "debt_collector",
+            "--purpose", "payment", "--items", "payment")
+    assert cli(*args).exit_code == ExitCode.REFUSED
+    cli.ok("policy", "apply", str(path))
+    assert cli.json(*args)["basis"] == "contract"
+
+
+def test_items_are_required(cli, subject_id: str, db: Path, store: Path) -> None:
+    from conftest import domain
+
+    before = _snapshot(db)
+    result = cli("disclose", subject_id, "--to", "North Lab", "--recipient-type", "laboratory",
+                 "--purpose", "medical_referral")
+    assert result.exit_code == ExitCode.BAD_INPUT and "--items" in result.stderr
+    with pytest.raises(BadInput, match="--items is required"), domain(store) as s:
+        disclosure.disclose(s, subject_id, recipient="Lab", recipient_type="laboratory",
+                            purpose="care")
+    assert _snapshot(db) == before

@@ -44,7 +44,7 @@ def test_example_policy_shows_every_key_of_the_default() -> None:
     assert keys(default) <= keys(example)
     text = EXAMPLE.read_text()
     for documented in ("from_subject", "written_consent", "special", "until_age", "suppress_below",
-                       "round_to", "holidays_country", "medical"):
+                       "round_to", "holidays_country", "medical", "recipients = [...]"):
         assert documented in text
 
 
@@ -149,3 +149,39 @@ def test_durations(text: str) -> None:
     from pigment_cli.policy import parse_duration
 
     assert parse_duration(text)
+
+
+def test_contract_purposes_list_their_recipient_types() -> None:
+    policy = default_policy()
+    for purpose in ("care", "medical_records", "medical_referral"):
+        assert policy.contract_recipients(purpose) == ["laboratory", "specialist", "hospital"]
+    assert policy.contract_recipients("payment") == ["payment_processor"]
+    assert policy.contract_recipients("debt_collection") == ["debt_collector"]
+    assert policy.contract_recipients("newsletter") == []
+    assert not [p for p in default_policy().warnings if p.key.startswith("purposes")]
+
+
+@pytest.mark.parametrize(("old", "new", "key", "message"), [
+    ('recipients = ["payment_processor"]', 'recipients = ["payment_processor", "bailiff"]',
+     "purposes.payment.recipients", "recipient type keys"),
+    ('recipients = ["debt_collector"]', 'recipients = "debt_collector"',
+     "purposes.debt_collection.recipients", "recipient type keys"),
+    ('categories = ["cctv"]', 'categories = ["cctv"]\nrecipients = ["authority"]',
+     "purposes.security.recipients", "only a purpose resting on the treatment contract"),
+])
+def test_check_validates_recipients(tmp_path: Path, cli, old: str, new: str, key: str,
+                                    message: str) -> None:
+    path = _broken(tmp_path, old, new)
+    result = cli("policy", "check", str(path))
+    assert result.exit_code == ExitCode.CHECK_FAILED
+    lines = path.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if text.startswith("recipients")
+                and new.split("\n")[-1] == text)
+    assert f"line {line}: {key}: " in result.stderr and message in result.stderr
+
+
+def test_a_contract_purpose_without_recipients_is_a_warning(tmp_path: Path) -> None:
+    source = default_source().replace('recipients = ["debt_collector"]\n', "", 1)
+    _, problems = check_source(source)
+    [problem] = [p for p in problems if p.key == "purposes.debt_collection"]
+    assert problem.level == "warning" and "needs written consent" in problem.message

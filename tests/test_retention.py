@@ -231,6 +231,8 @@ def test_sweep_bad_as_of_is_exit_2(cli, store: Path) -> None:
 
 def _rich_subject(cli) -> str:
     sid = cli.ok("subject", "add", "--name", "Eve Erasable", "--email", "eve@example.org").stdout.strip()
+    for purpose in ("satisfaction_survey", "cookies", "personalised_ads"):  # their items need it
+        cli.ok("consent", "grant", sid, purpose, "--via", "web_form")
     for category, source, purpose in (
         ("medical_history", "consultation", "medical_records"),
         ("payment", "payment", "debt_collection"),
@@ -264,6 +266,7 @@ def test_erase_on_request_keeps_medical_and_debt_records_and_says_why(cli, store
 
 def test_erase_with_nothing_to_keep_erases_the_whole_subject(cli, store: Path) -> None:
     sid = cli.ok("subject", "add", "--name", "Newsletter Only", "--email", "n@example.org").stdout.strip()
+    cli.ok("consent", "grant", sid, "newsletter", "--via", "web_form")
     cli.ok("item", "add", sid, "--category", "marketing", "--source", "email_interaction",
            "--purpose", "newsletter", "--value", "clicked")
     outcome = cli.json("erase", sid, "--apply")

@@ -47,21 +47,21 @@ def _yes_no(value: bool | None) -> str:
 
 
 def _report_event(result: EventResult, json_: bool) -> None:
-    if json_:
-        print_json(result.to_dict())
-        return
     state, event = result.state, result.event
     assert event is not None  # the new event, or the latest one when nothing was recorded
-    if not result.recorded:
+    if json_:
+        print_json(result.to_dict())
+    elif not result.recorded:
         say(f"pigment: {event.subject_id}: nothing recorded; {state.purpose} consent "
             f"{result.reason}")
-        return
-    written = "written, " if event.written else ""
-    say(f"pigment: {event.subject_id}: {event.purpose} consent {state.state} at {event.at} "
-        f"({written}via {event.channel}, notice {event.notice_version}); event {event.id}")
+    else:
+        written = "written, " if event.written else ""
+        say(f"pigment: {event.subject_id}: {event.purpose} consent {state.state} at {event.at} "
+            f"({written}via {event.channel}, notice {event.notice_version}); event {event.id}")
     if result.suppressed:
-        say(f"pigment: note: {event.subject_id}'s email is on the suppression list; it stays out "
-            "of every audience")
+        say(f"pigment: warning: {event.subject_id}'s email is on the suppression list: it stays "
+            "out of every audience and `consent check` answers no until it is taken off with: "
+            f"pigment consent unsuppress {event.subject_id} (needs a written consent)")
 
 
 @app.command("grant")
@@ -162,6 +162,26 @@ def check(
     raise CheckFailed(result.reason)
 
 
+@app.command("unsuppress")
+def unsuppress(subject_id: SubjectArg, db: DbOption = None, actor: ActorOption = None,
+               json_: JsonFlag = False) -> None:
+    """Take a subject's email off the suppression list after a new written consent.
+    Example: pigment consent unsuppress S-7K3Q9
+    """
+    from pigment_cli import consent
+
+    with open_session(db, actor) as s:
+        result = consent.unsuppress(s, subject_id)
+    if json_:
+        print_json(result.to_dict())
+    if not result.removed:
+        say(f"pigment: {result.subject_id}: the email is not on the suppression list; nothing "
+            "changed")
+        return
+    say(f"pigment: {result.subject_id}: email taken off the suppression list (on it since "
+        f"{result.suppressed_at}; written {result.purpose} consent, event {result.event})")
+
+
 class AudienceFormat(StrEnum):
     csv = "csv"
     json = "json"
@@ -178,6 +198,7 @@ def audience(
         "--out", help="Write to this file (mode 0600) instead of stdout.", show_default=False,
         dir_okay=False)] = None,
     db: DbOption = None, actor: ActorOption = None,
+    json_: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """Export the subjects whose consent to a purpose is granted now.
     Example: pigment consent audience newsletter --format csv --out newsletter.csv
@@ -187,6 +208,8 @@ def audience(
     from pigment_cli import consent
     from pigment_cli.formats import write_csv, write_private_file
 
+    if json_:  # --json is short for --format json, as in pigment report
+        format_ = AudienceFormat.json
     with open_session(db, actor) as s:
         members = consent.audience(s, purpose, written_only=written)
     if format_ is AudienceFormat.json:

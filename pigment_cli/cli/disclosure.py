@@ -30,9 +30,9 @@ def disclose(
         "debt_collector, authority or other (see policy show).", show_default=False)],
     purpose: Annotated[str, typer.Option(
         "--purpose", help="Why, e.g. medical_referral (see policy show).", show_default=False)],
-    items: Annotated[str | None, typer.Option(
-        "--items", help="Categories of data sent, comma-separated, e.g. identity,medical_history.",
-        show_default=False)] = None,
+    items: Annotated[str, typer.Option(
+        "--items", help="Categories of data sent, comma-separated, e.g. identity,medical_history "
+        "(required).", show_default=False)],
     at: Annotated[str | None, typer.Option(
         "--at", help="When it was sent, ISO date or time, UTC (default: now).",
         show_default=False)] = None,

@@ -16,6 +16,7 @@ def _mode(path: Path) -> int:
 
 def test_backup_then_restore_replays_erasures(cli, store: Path, tmp_path: Path) -> None:
     gone = cli.ok("subject", "add", "--name", "Erased After Backup", "--email", "gone@example.org").stdout.strip()
+    cli.ok("consent", "grant", gone, "satisfaction_survey", "--via", "web_form")
     cli.ok("item", "add", gone, "--category", "marketing", "--source", "survey",
            "--purpose", "satisfaction_survey", "--value", "survey answer")
     stays = cli.ok("subject", "add", "--name", "Stays").stdout.strip()

@@ -81,7 +81,8 @@ def test_consent_disclosure_hold_texts(cli, store, person, evidence, recipient, 
                        "--evidence", evidence), store, before)
     before = _counts(store)
     _refused_or_ok(cli("disclose", person, "--to", recipient, "--recipient-type", "authority",
-                       "--purpose", "newsletter", "--legal-requirement", law), store, before)
+                       "--purpose", "newsletter", "--items", "contact",
+                       "--legal-requirement", law), store, before)
     before = _counts(store)
     if _refused_or_ok(cli("hold", "add", person, "--reason", reason), store, before):
         assert any(h["reason"] == reason.strip() for h in cli.json("hold", "list"))

@@ -50,8 +50,9 @@ def test_markers_stay_where_they_belong(cli, store: Path, tmp_path: Path) -> Non
     run("consent", "grant", sid, "third_party_non_medical", "--via", "paper_form",
         "--evidence", m["evidence"])
     run("disclose", sid, "--to", m["recipient"], "--recipient-type", "other",
-        "--purpose", "newsletter", "--legal-requirement", m["law"])
-    run("disclose", sid, "--to", m["recipient"], "--recipient-type", "other", "--purpose", "newsletter")
+        "--purpose", "newsletter", "--items", "contact", "--legal-requirement", m["law"])
+    run("disclose", sid, "--to", m["recipient"], "--recipient-type", "other", "--purpose", "newsletter",
+        "--items", "contact")
     hold = run("hold", "add", sid, "--reason", m["hold"]).strip()
     request = run("sar", "open", sid, "--received", "2026-11-02", "--json")
     request_id = json.loads(request)["id"]
