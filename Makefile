@@ -22,7 +22,7 @@ demo: $(STAMP)
 	@echo "Demo store: $(DEMO_DB)  (try: export PIGMENT_DB=$(DEMO_DB))"
 
 test: $(STAMP)
-	$(BIN)/ruff check pigment_cli tests bench
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -51,21 +51,33 @@ def record(conn: sqlite3.Connection, *, at: str, actor: str, command: str,
            subject_id: str | None = None, **detail: Any) -> int:
     """Append one entry (call inside the command's transaction). `detail` holds ids, keys and
     counts only: callers never pass names, emails, phone numbers, addresses or free text."""
+    return record_many(conn, at=at, actor=actor, entries=[(command, subject_id, detail)])
+
+
+def record_many(conn: sqlite3.Connection, *, at: str, actor: str,
+                entries: list[tuple[str, str | None, dict[str, Any]]]) -> int:
+    """Append entries (command, subject id, detail) in order, reading and writing the chain's
+    head once: what a sweep erasing thousands of subjects needs. Returns the last seq."""
     if any(ord(c) < 32 or c == "\x7f" for c in actor):
         raise BadInput("the actor name contains control characters")
     head = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    detail_text = json.dumps(detail, sort_keys=True, separators=(",", ":"))
-    digest = _digest(prev, seq, at, actor, command, subject_id, detail_text)
-    conn.execute(
+    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+    rows = []
+    for command, subject_id, detail in entries:
+        seq += 1
+        detail_text = json.dumps(detail, sort_keys=True, separators=(",", ":"))
+        digest = _digest(prev, seq, at, actor, command, subject_id, detail_text)
+        rows.append((seq, at, actor, command, subject_id, detail_text, prev, digest))
+        prev = digest
+    if not rows:
+        return seq
+    conn.executemany(
         "INSERT INTO audit (seq, at, actor, command, subject_id, detail, prev_hash, hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (seq, at, actor, command, subject_id, detail_text, prev, digest),
-    )
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('audit_head', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (f"{seq}:{digest}",),
+        (f"{seq}:{prev}",),
     )
     return seq
 

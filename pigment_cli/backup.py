@@ -110,10 +110,11 @@ def restore(source: Path, store: Path, *, stamp: str, actor: str) -> dict[str, A
     os.replace(store.with_name(f".{store.name}.restoring"), store)
     conn = open_store(store)
     replayed_subjects = replayed_items = 0
+    journal_file = journal_path(store)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         with transaction(conn):
-            for entry in read_journal(journal_path(store)):
+            for entry in read_journal(journal_file):
                 if entry.get("scope") == "subject":
                     if erase_subject(conn, entry["subject_id"], rule=entry["rule"], stamp=stamp,
                                      actor=actor, command="restore: replay", journalled=False):
@@ -130,7 +131,8 @@ def restore(source: Path, store: Path, *, stamp: str, actor: str) -> dict[str, A
     finally:
         conn.close()
     return {"restored_from": str(source), "replayed_subjects": replayed_subjects,
-            "replayed_items": replayed_items, "replaced_store_kept_at": str(kept) if kept else None}
+            "replayed_items": replayed_items, "replaced_store_kept_at": str(kept) if kept else None,
+            "journal": str(journal_file), "journal_found": journal_file.exists()}
 
 
 def _keep_replaced(store: Path, stamp: str) -> Path:

@@ -39,62 +39,90 @@ def suppress_email(conn: sqlite3.Connection, email: str | None, stamp: str) -> N
     )
 
 
+@dataclass
+class ErasureBatch:
+    """What a run of erasures leaves behind (journal lines, tombstones, counts, suppression
+    hashes, audit entries), written together by `flush` before the transaction commits: a sweep
+    erasing thousands of subjects pays for one fsync and a few statements per batch."""
+
+    stamp: str
+    actor: str
+    journalled: bool = True
+    journal: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
+    tombstones: list[tuple[str, str, str]] = field(default_factory=list)
+    erasures: list[tuple[str, str, str | None, int, str, str]] = field(default_factory=list)
+    suppression: list[tuple[str, str]] = field(default_factory=list)
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        if self.journalled:
+            journal(conn, self.journal)  # on disk before the erasures commit
+        conn.executemany("INSERT OR IGNORE INTO suppression (email_hmac, added_at) VALUES (?, ?)",
+                         self.suppression)
+        conn.executemany("INSERT INTO tombstones (subject_id, erased_at, rule) VALUES (?, ?, ?)",
+                         self.tombstones)
+        conn.executemany(
+            "INSERT INTO erasures (subject_id, scope, category, count, rule, erased_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)", self.erasures)
+        audit.record_many(conn, at=self.stamp, actor=self.actor, entries=self.audit)
+        for pending in (self.journal, self.audit, self.tombstones, self.erasures, self.suppression):
+            pending.clear()
+
+
 def erase_subject(conn: sqlite3.Connection, subject_id: str, *, rule: str, stamp: str,
                   actor: str, command: str, journalled: bool = True,
-                  pending: list[dict[str, Any]] | None = None) -> bool:
+                  batch: ErasureBatch | None = None) -> bool:
     """Erase everything held on a subject, leaving a tombstone. Call inside a transaction.
     Returns False if the subject is already gone (a re-run after an interrupted sweep).
-    The erasure is journalled at once, or appended to `pending` for the caller to journal (with
-    `backup.journal`) before it commits: one fsync per batch instead of one per subject."""
-    row = conn.execute("SELECT email FROM subjects WHERE id = ?", (subject_id,)).fetchone()
+    With `batch`, the records it leaves are written when the caller flushes the batch."""
+    from pigment_cli.consent import email_hmac
+
+    row = conn.execute(
+        "SELECT email, (SELECT count(*) FROM items WHERE subject_id = s.id) FROM subjects s "
+        "WHERE id = ?", (subject_id,),
+    ).fetchone()
     if row is None:
         return False
-    if journalled:
-        entry = {"scope": "subject", "subject_id": subject_id, "rule": rule, "at": stamp}
-        if pending is None:
-            journal(conn, [entry])
-        else:
-            pending.append(entry)
-    suppress_email(conn, row[0], stamp)
-    items = conn.execute("SELECT count(*) FROM items WHERE subject_id = ?", (subject_id,)).fetchone()[0]
+    email, items = row
+    own = batch is None
+    batch = batch or ErasureBatch(stamp, actor, journalled)
+    batch.journal.append({"scope": "subject", "subject_id": subject_id, "rule": rule, "at": stamp})
+    if email:
+        batch.suppression.append((email_hmac(conn, email), stamp))
     # Child rows go by ON DELETE CASCADE: items, consent events, disclosures, requests, holds.
     conn.execute("DELETE FROM subjects WHERE id = ?", (subject_id,))
-    conn.execute("INSERT INTO tombstones (subject_id, erased_at, rule) VALUES (?, ?, ?)",
-                 (subject_id, stamp, rule))
-    conn.execute(
-        "INSERT INTO erasures (subject_id, scope, category, count, rule, erased_at) "
-        "VALUES (?, 'subject', NULL, ?, ?, ?)",
-        (subject_id, items, rule, stamp),
-    )
-    audit.record(conn, at=stamp, actor=actor, command=f"{command}: erase subject",
-                 subject_id=subject_id, rule=rule, items=items)
+    batch.tombstones.append((subject_id, stamp, rule))
+    batch.erasures.append((subject_id, "subject", None, items, rule, stamp))
+    batch.audit.append((f"{command}: erase subject", subject_id, {"rule": rule, "items": items}))
+    if own:
+        batch.flush(conn)
     return True
 
 
 def erase_items(conn: sqlite3.Connection, entries: list[dict[str, Any]], *, stamp: str,
-                actor: str, command: str, journalled: bool = True) -> int:
+                actor: str, command: str, journalled: bool = True,
+                batch: ErasureBatch | None = None) -> int:
     """Erase single items (`entries` carry item, subject_id, category, rule). Inside a transaction."""
+    own = batch is None
+    batch = batch or ErasureBatch(stamp, actor, journalled)
     groups: dict[tuple[str, str, str], list[int]] = {}
     for entry in entries:
         groups.setdefault((entry["subject_id"], entry["category"], entry["rule"]), []).append(
             int(entry["item"]))
-    erased: Counter[tuple[str, str, str]] = Counter()
-    for key, item_ids in sorted(groups.items()):
-        if journalled:
-            journal(conn, [{"scope": "items", "subject_id": key[0], "category": key[1],
-                            "rule": key[2], "items": item_ids, "at": stamp}])
-        for item_id in item_ids:
-            if conn.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount:
-                erased[key] += 1
-    for (subject_id, category, rule), count in sorted(erased.items()):
-        conn.execute(
-            "INSERT INTO erasures (subject_id, scope, category, count, rule, erased_at) "
-            "VALUES (?, 'item', ?, ?, ?, ?)",
-            (subject_id, category, count, rule, stamp),
-        )
-        audit.record(conn, at=stamp, actor=actor, command=f"{command}: erase items",
-                     subject_id=subject_id, category=category, items=count, rule=rule)
-    return sum(erased.values())
+    erased = 0
+    for (subject_id, category, rule), item_ids in sorted(groups.items()):
+        batch.journal.append({"scope": "items", "subject_id": subject_id, "category": category,
+                              "rule": rule, "items": item_ids, "at": stamp})
+        count = sum(conn.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount
+                    for item_id in item_ids)
+        if count:
+            erased += count
+            batch.erasures.append((subject_id, "item", category, count, rule, stamp))
+            batch.audit.append((f"{command}: erase items", subject_id,
+                                {"category": category, "items": count, "rule": rule}))
+    if own:
+        batch.flush(conn)
+    return erased
 
 
 def scrub_files(conn: sqlite3.Connection) -> bool:
@@ -117,21 +145,26 @@ class ErasureOutcome:
     erased: dict[str, int] = field(default_factory=dict)  # category -> items erased
     kept: list[dict[str, Any]] = field(default_factory=list)  # what stays, and why
     consents_withdrawn: list[str] = field(default_factory=list)
+    held_by: list[str] = field(default_factory=list)  # holds and open requests standing
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "subject_id": self.subject_id, "applied": self.applied, "ground": self.ground,
             "whole_subject": self.whole_subject, "erased_items": self.erased,
             "kept": self.kept, "consents_withdrawn": self.consents_withdrawn,
+            "held_by": self.held_by,
         }
 
 
 def erase_on_request(s: Session, subject_id: str, *, ground: str = "request",
                      via: str = "email", apply: bool = False) -> ErasureOutcome:
     """Erase what no legal duty keeps. Items whose purpose the policy marks `keep_on_erasure`
-    (health records, payment and debt records) stay until their retention date; consents are
-    withdrawn; everything else goes now. If nothing needs keeping, the whole subject goes."""
-    from pigment_cli.consent import require_channel
+    stay until their retention date: payment and debt records always, care and medical-record
+    purposes when the subject has health records (an enquirer's contact details go). Consents are
+    withdrawn; everything else goes now. If nothing needs keeping and no hold or open request
+    stands, the whole subject goes. The request never extends what is kept: recording the
+    withdrawals does not restart the retention clock."""
+    from pigment_cli.consent import current_states, require_channel, withdraw
     from pigment_cli.inventory import _items_with_due
 
     if ground not in ERASURE_GROUNDS:
@@ -140,13 +173,15 @@ def erase_on_request(s: Session, subject_id: str, *, ground: str = "request",
     conn, policy = s.conn, s.policy
     subject = get_subject(conn, subject_id)
     outcome = ErasureOutcome(subject.id, apply, ground)
-    reasons = active_holds(conn, s.today, [subject.id]).get(subject.id, [])
+    outcome.held_by = active_holds(conn, s.today, [subject.id]).get(subject.id, [])
+    items = _items_with_due(s, subject)
+    has_health = any(policy.is_special_category(item.category) for item in items)
     keep_ids: list[int] = []
     erase_entries: list[dict[str, Any]] = []
     kept_by_reason: Counter[tuple[str, str, str]] = Counter()
-    for item in _items_with_due(s, subject):
+    for item in items:
         why = policy.data["purposes"][item.purpose].get("keep_on_erasure")
-        if why:
+        if why and (has_health or not policy.is_medical_purpose(item.purpose)):
             keep_ids.append(item.id)
             kept_by_reason[(item.category, why, item.erasure_due or "")] += 1
         else:
@@ -155,18 +190,20 @@ def erase_on_request(s: Session, subject_id: str, *, ground: str = "request",
             outcome.erased[item.category] = outcome.erased.get(item.category, 0) + 1
     outcome.kept = [{"category": c, "items": n, "why": why, "until": until}
                     for (c, why, until), n in sorted(kept_by_reason.items())]
-    from pigment_cli.consent import current_states, withdraw
-
     granted = [st.purpose for st in current_states(conn, policy, subject.id) if st.granted]
     outcome.consents_withdrawn = granted
-    outcome.whole_subject = not keep_ids and not reasons
-    if reasons and not keep_ids:
-        outcome.kept.append({"category": "identity", "items": 0, "why": "; ".join(reasons),
-                             "until": ""})
+    outcome.whole_subject = not keep_ids and not outcome.held_by
+    if outcome.held_by and not keep_ids:
+        outcome.kept.append({"category": "identity and contact (the subject record)", "items": 0,
+                             "why": "; ".join(outcome.held_by), "until": "released / answered"})
     if not apply:
         return outcome
+    last_processed = subject.last_processed_at
     for purpose in granted:
         withdraw(s, subject.id, purpose, via=via)
+    # The withdrawals are records of the request, not new processing: the clock stays put.
+    conn.execute("UPDATE subjects SET last_processed_at = ? WHERE id = ?",
+                 (last_processed, subject.id))
     suppress_email(conn, subject.email, s.stamp)
     if outcome.whole_subject:
         erase_subject(conn, subject.id, rule=f"request:{ground}", stamp=s.stamp, actor=s.actor,
@@ -174,5 +211,5 @@ def erase_on_request(s: Session, subject_id: str, *, ground: str = "request",
     else:
         erase_items(conn, erase_entries, stamp=s.stamp, actor=s.actor, command="erase")
         s.audit("erase", subject.id, ground=ground, kept_items=len(keep_ids),
-                consents_withdrawn=len(granted))
+                consents_withdrawn=len(granted), held=len(outcome.held_by))
     return outcome

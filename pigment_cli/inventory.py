@@ -225,9 +225,12 @@ def find_subjects(s: Session, text: str, limit: int = 50) -> list[Subject]:
     phone_clause = ""
     args: list[Any] = [_like(query)] * 3
     if len(digits) >= 4 and re.fullmatch(r"[0-9 +()\-.]+", query):
-        phone_clause = (" OR replace(replace(replace(phone, ' ', ''), '-', ''), '+', '') "
-                        "LIKE ? ESCAPE '\\'")
+        stripped = "replace(replace(replace(phone, ' ', ''), '-', ''), '+', '')"
+        phone_clause = f" OR {stripped} LIKE ? ESCAPE '\\'"
         args.append(_like(digits))
+        if digits.startswith("44") and len(digits) > 6:  # +44 7700 ... is 07700 ... at home
+            phone_clause += f" OR {stripped} LIKE ? ESCAPE '\\'"
+            args.append(_like("0" + digits[2:]))
     rows = conn.execute(
         f"SELECT {_SUBJECT_COLUMNS} FROM subjects WHERE name LIKE ? ESCAPE '\\' "
         "OR email LIKE ? ESCAPE '\\' OR external_id LIKE ? ESCAPE '\\'"

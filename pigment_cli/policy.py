@@ -394,7 +394,16 @@ def policy_in_force(conn: sqlite3.Connection) -> Policy:
 
 
 def policy_history(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every policy the store has had in force: the store's own number, the policy's version."""
     rows = conn.execute(
-        "SELECT version, applied_at, actor, sha256 FROM policies ORDER BY version"
+        "SELECT version, applied_at, actor, sha256, source FROM policies ORDER BY version"
     ).fetchall()
-    return [dict(row) for row in rows]
+    out = []
+    for row in rows:
+        try:
+            policy_version = str(tomllib.loads(row["source"]).get("version", ""))
+        except tomllib.TOMLDecodeError:
+            policy_version = ""
+        out.append({"version": row["version"], "policy_version": policy_version,
+                    "applied_at": row["applied_at"], "actor": row["actor"], "sha256": row["sha256"]})
+    return out

@@ -53,7 +53,8 @@ class Report:
     row_label: str
     columns: list[str]
     rows: list[tuple[str, list[int]]]
-    totals: bool = True
+    totals: bool = True  # a total row (column sums)
+    row_totals: bool = True  # a total column: only where a row's cells add up to something
     stats: dict[str, tuple[float | None, int]] = field(default_factory=dict)  # name -> (value, n)
     notes: list[str] = field(default_factory=list)
 
@@ -65,6 +66,8 @@ class Report:
         hide_row_total = [False] * len(grid)
         hide_col_total = [False] * len(self.columns)
         if self.totals:
+            if not self.row_totals:
+                hide_row_total = [True] * len(grid)  # no row totals shown: nothing to protect
             _secondary_suppression(grid, hidden, hide_row_total, hide_col_total)
         cells = [
             [HIDDEN if hidden[r][c] else control.show(grid[r][c]) for c in range(len(self.columns))]
@@ -74,12 +77,13 @@ class Report:
         for r, (label, _) in enumerate(self.rows):
             row: dict[str, Any] = {self.row_label: label}
             row.update(dict(zip(self.columns, cells[r], strict=True)))
-            if self.totals:
+            if self.totals and self.row_totals:
                 row["total"] = HIDDEN if hide_row_total[r] else control.show(row_totals[r])
             out_rows.append(row)
         result: dict[str, Any] = {
             "report": self.name, "title": self.title,
-            "columns": [self.row_label, *self.columns, *(["total"] if self.totals else [])],
+            "columns": [self.row_label, *self.columns,
+                        *(["total"] if self.totals and self.row_totals else [])],
             "rows": out_rows,
             "disclosure_control": {
                 "suppressed": f"1-{control.suppress_below - 1} shown as {HIDDEN}",
@@ -91,8 +95,8 @@ class Report:
             total_row: dict[str, Any] = {self.row_label: "total"}
             for c, name in enumerate(self.columns):
                 total_row[name] = HIDDEN if hide_col_total[c] else control.show(col_totals[c])
-            grand = sum(row_totals)
-            total_row["total"] = control.show(grand)
+            if self.row_totals:
+                total_row["total"] = control.show(sum(row_totals))
             result["rows"].append(total_row)
         result["statistics"] = {
             name: (HIDDEN if value is None or n < control.suppress_below else round(value, 1))
@@ -226,6 +230,7 @@ def requests_report(conn: sqlite3.Connection, policy: Policy, start: date, end: 
     return Report("requests", f"Subject-access requests by month received ({start.isoformat()} to "
                   f"{end.isoformat()})", "month",
                   ["received", "answered on time", "answered late", "still open"], rows,
+                  row_totals=False,
                   stats={"median days to answer": (median, len(days))})
 
 
@@ -248,7 +253,7 @@ def retention_report(conn: sqlite3.Connection, policy: Policy, start: date, end:
     rows = [(m, grid[m]) for m in months]
     return Report("retention", f"Erasures by month ({start.isoformat()} to {end.isoformat()})",
                   "month", ["subjects (retention rule)", "subjects (on request)",
-                            "single items (category rule or request)"], rows)
+                            "single items (category rule or request)"], rows, row_totals=False)
 
 
 def build(conn: sqlite3.Connection, policy: Policy, name: str, *, today: date,

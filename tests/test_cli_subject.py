@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -204,3 +205,16 @@ def test_domain_api_without_the_cli(store: Path) -> None:
     with domain(store) as s:
         view = holding(s, subject.id)
     assert view["item_count"] == 1 and view["items"]["contact"][0]["value"] == "x"
+
+
+def test_find_says_when_there_are_more_matches(cli, store) -> None:
+    for n in range(3):
+        cli.ok("subject", "add", "--name", f"Smith {n}")
+    result = cli("subject", "find", "smith", "--limit", "2", "--json")
+    assert result.exit_code == 0 and len(json.loads(result.stdout)) == 2
+    assert "there are more" in result.stderr
+    assert "there are more" not in cli("subject", "find", "smith").stderr
+
+
+def test_find_an_international_phone_number(cli, subject_id: str) -> None:
+    assert cli.json("subject", "find", "+44 7700 900123")[0]["id"] == subject_id

@@ -14,10 +14,11 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
 def _commands(command, path=()):  # noqa: ANN001, ANN202
-    subcommands = getattr(command, "commands", None)
-    if subcommands:
-        for name, sub in subcommands.items():
-            yield from _commands(sub, (*path, name))
+    """Every leaf command, loading lazy groups the way --help does."""
+    if hasattr(command, "list_commands"):
+        ctx = typer.main._click.Context(command)
+        for name in command.list_commands(ctx):
+            yield from _commands(command.get_command(ctx, name), (*path, name))
     else:
         yield path, command
 

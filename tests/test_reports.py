@@ -178,3 +178,9 @@ def _no_leftover_connections(db: Path):
     yield
     if db.exists():
         sqlite3.connect(db).close()
+
+
+def test_requests_report_has_no_row_total_that_adds_unlike_things(cli, store: Path) -> None:
+    result = cli.json("report", "requests")
+    assert "total" not in result["columns"]
+    assert result["rows"][-1]["month"] == "total"

@@ -226,6 +226,15 @@ def test_sweep_bad_as_of_is_exit_2(cli, store: Path) -> None:
     assert cli("retention", "sweep", "--as-of", "next week").exit_code == ExitCode.BAD_INPUT
 
 
+def test_a_future_as_of_never_erases(cli, store: Path) -> None:
+    sid = cli.ok("subject", "add", "--name", "Not Due Yet").stdout.strip()
+    assert cli.json("retention", "sweep", "--as-of", "2040-01-01")["erased_subjects"] == 1  # dry run
+    result = cli("retention", "sweep", "--as-of", "2040-01-01", "--apply")
+    assert result.exit_code == ExitCode.BAD_INPUT and "in the future" in result.stderr
+    assert cli("erase", sid, "--as-of", "2026-12-01", "--apply").exit_code == ExitCode.BAD_INPUT
+    cli.ok("subject", "show", sid)
+
+
 # --- erasure on request -------------------------------------------------------------------------
 
 
@@ -278,3 +287,28 @@ def test_erase_errors(cli, subject_id: str) -> None:
     assert cli("erase", "S-ZZZZZ").exit_code == ExitCode.BAD_INPUT
     assert cli("erase", subject_id, "--reason", "because").exit_code == ExitCode.BAD_INPUT
     assert cli("erase", subject_id, "--via", "pigeon").exit_code == ExitCode.BAD_INPUT
+
+
+def test_erase_never_extends_retention(cli, store: Path) -> None:
+    sid = _rich_subject(cli)
+    _backdate(store, sid, "2025-01-15")
+    before = cli.json("subject", "show", sid)["retention"]["erasure_due"]
+    kept = cli.json("erase", sid, "--apply")["kept"]
+    assert {k["until"] for k in kept} == {before}
+    assert cli.json("subject", "show", sid)["retention"]["erasure_due"] == before
+
+
+def test_an_enquirer_without_health_records_keeps_no_care_data(cli, store: Path) -> None:
+    sid = cli.ok("subject", "add", "--name", "Enquirer").stdout.strip()
+    cli.ok("item", "add", sid, "--category", "contact", "--source", "information_request",
+           "--purpose", "care", "--value", "asked for prices")
+    outcome = cli.json("erase", sid, "--apply")
+    assert outcome["whole_subject"] is True
+
+
+def test_erase_names_the_holds_that_keep_the_record(cli, store: Path) -> None:
+    sid = cli.ok("subject", "add", "--name", "Held Enquirer").stdout.strip()
+    hold = cli.ok("hold", "add", sid, "--reason", "legal claim").stdout.strip()
+    result = cli.ok("erase", sid, "--apply")
+    assert hold in result.stdout and "Held" in result.stdout
+    cli.ok("subject", "show", sid)

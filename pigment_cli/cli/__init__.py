@@ -5,30 +5,15 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from importlib import import_module
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
 from pigment_cli import __version__
-from pigment_cli.cli import (
-    audit,
-    consent,
-    disclosure,
-    erase,
-    hold,
-    item,
-    maintenance,
-    policy,
-    retention,
-    store,
-    subject,
-)
-from pigment_cli.cli import demo as demo_cli
-from pigment_cli.cli import importer as import_cli
-from pigment_cli.cli import sar as sar_cli
-from pigment_cli.cli import status as status_cli
 from pigment_cli.cli._common import reset_consoles, say
 from pigment_cli.errors import ExitCode, PigmentError
 
@@ -38,15 +23,91 @@ INTERNAL_ERROR = (
 )
 
 
+def _say_usage(exc: UsageError) -> None:
+    if isinstance(exc, NoArgsIsHelpError):  # `pigment subject` alone: the help, as Click shows it
+        exc.show()
+    else:
+        say(f"pigment: {_usage_line(exc)}")
+
+
+def _usage_line(exc: UsageError) -> str:
+    command = exc.ctx.command_path if exc.ctx is not None else "pigment"
+    message = " ".join(exc.format_message().split())
+    return f"{message} (see: {command} --help)"
+
+
+# Every command, by name: (module in pigment_cli.cli, attribute). An attribute named `app` is a
+# sub-app (a group of commands); anything else is a command function. Modules are imported only
+# when their command runs (or when --help lists them all): start-up stays near Typer's own floor.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("store", "init"),
+    "policy": ("policy", "app"),
+    "subject": ("subject", "app"),
+    "item": ("item", "app"),
+    "consent": ("consent", "app"),
+    "disclose": ("disclosure", "disclose"),
+    "disclosure": ("disclosure", "app"),
+    "sar": ("sar", "app"),
+    "hold": ("hold", "app"),
+    "retention": ("retention", "app"),
+    "erase": ("erase", "erase"),
+    "import": ("importer", "app"),
+    "demo": ("demo", "demo"),
+    "status": ("status", "status"),
+    "report": ("status", "report"),
+    "backup": ("maintenance", "backup"),
+    "restore": ("maintenance", "restore"),
+    "check": ("maintenance", "check"),
+    "audit": ("audit", "app"),
+}
+
+
+def load_command(name: str) -> Any:
+    """The Click command for `name`, built from its module on first use."""
+    module_name, attribute = COMMANDS[name]
+    target = getattr(import_module(f"pigment_cli.cli.{module_name}"), attribute)
+    if isinstance(target, typer.Typer):
+        target.rich_markup_mode = None  # plain help, like the root's
+        command = typer.main.get_group(target)
+    else:  # a single command function: a one-command Typer app builds it as Typer would
+        holder = typer.Typer(rich_markup_mode=None)
+        holder.command(name)(target)
+        command = typer.main.get_command(holder)
+    command.name = name
+    return command
+
+
 class PigmentGroup(TyperGroup):
-    """Converts every error raised below it into one stderr line and a documented exit code."""
+    """Loads commands lazily, and converts every error raised below it into one stderr line and
+    a documented exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        return load_command(cmd_name)
+
+    def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except UsageError as exc:  # bad usage at the root (unknown command, bad option)
+            _say_usage(exc)
+            raise Exit(int(ExitCode.BAD_INPUT)) from None
 
     def invoke(self, ctx: Any) -> Any:
         reset_consoles()
         try:
             return super().invoke(ctx)
+        except UsageError as exc:  # bad usage below the root: one line, like every other error
+            _say_usage(exc)
+            raise Exit(int(ExitCode.BAD_INPUT)) from None
         except (Exit, Abort, TyperException, KeyboardInterrupt):
             raise
+        except OverflowError:  # a number too large for the store (e.g. --limit 10**20)
+            say("pigment: a number given is too large")
+            raise Exit(int(ExitCode.BAD_INPUT)) from None
         except PigmentError as exc:
             say(f"pigment: {exc.message}")
             raise Exit(int(exc.exit_code)) from None
@@ -91,22 +152,6 @@ def root(
     retention. Start with: pigment init"""
 
 
-store.register(app)
-app.add_typer(policy.app, name="policy")
-app.add_typer(subject.app, name="subject")
-app.add_typer(item.app, name="item")
-app.add_typer(audit.app, name="audit")
-app.add_typer(consent.app, name="consent")
-app.command("disclose")(disclosure.disclose)
-app.add_typer(disclosure.app, name="disclosure")
-app.add_typer(retention.app, name="retention")
-app.add_typer(hold.app, name="hold")
-erase.register(app)
-status_cli.register(app)
-maintenance.register(app)
-app.add_typer(sar_cli.app, name="sar")
-app.add_typer(import_cli.app, name="import")
-demo_cli.register(app)
 
 
 def main() -> None:

@@ -59,6 +59,15 @@ def resolve_actor(actor: str | None) -> str:
         return f"uid:{os.getuid()}"
 
 
+def refuse_future_as_of(as_of: str | None, what: str) -> None:
+    """Erasing as if it were a later day would erase data before it is due: never allowed."""
+    if as_of and now_for(as_of).date() > clock.system_now().date():
+        from pigment_cli.errors import BadInput
+
+        raise BadInput(f"--as-of {as_of.strip()} is in the future: {what} would erase data before "
+                       "it is due (use it without --apply to see what will fall due)")
+
+
 def now_for(as_of: str | None = None) -> datetime:
     """The command's "now": the system clock, or midday of `--as-of` when given."""
     if as_of:
@@ -118,12 +127,21 @@ def say(message: str) -> None:
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    grid = Table(title=escape(title) if title else None, title_justify="left")
-    for column in columns:
-        grid.add_column(column)
-    for row in rows:
-        grid.add_row(*(escape("" if v is None else str(v)) for v in row))
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    # A light frame and one space between columns: an 80-column terminal fits nine columns.
+    grid = Table(title=escape(title) if title else None, title_justify="left",
+                 box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True, pad_edge=False,
+                 show_header=any(columns))
+    for index, column in enumerate(columns):
+        widest = max([len(row[index]) for row in cells] + [0])
+        if widest <= 10:  # ids, dates, counts: never cut, never folded
+            grid.add_column(column, no_wrap=True, min_width=max(widest, min(len(column), 10), 1))
+        else:  # free text folds onto more lines instead of ending in "…"
+            grid.add_column(column, overflow="fold", min_width=min(widest, 5))
+    for row in cells:
+        grid.add_row(*(escape(v) for v in row))
     out().print(grid)

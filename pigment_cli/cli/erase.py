@@ -15,6 +15,7 @@ from pigment_cli.cli._common import (
     SubjectArg,
     open_session,
     print_json,
+    refuse_future_as_of,
     table,
 )
 
@@ -35,6 +36,8 @@ def erase(
     from pigment_cli.retention import SweepLock
     from pigment_cli.store import resolve_path
 
+    if apply:
+        refuse_future_as_of(as_of, "erase --apply")
     with SweepLock(resolve_path(db)):
         with open_session(db, actor, as_of) as s:
             outcome = erase_on_request(s, subject_id, ground=reason, via=via, apply=apply)
@@ -55,6 +58,9 @@ def erase(
     else:
         erased = ", ".join(f"{c}: {n}" for c, n in sorted(outcome.erased.items())) or "nothing"
         sys.stdout.write(f"{head} on {outcome.subject_id}: {erased}\n")
+    if outcome.held_by:
+        sys.stdout.write(f"Held: {'; '.join(outcome.held_by)} (the subject record stays while these "
+                         "stand)\n")
     if outcome.consents_withdrawn:
         sys.stdout.write(f"Consents withdrawn: {', '.join(outcome.consents_withdrawn)}\n")
     if outcome.kept:

@@ -47,7 +47,8 @@ def restore(
     replace: Annotated[bool, typer.Option("--replace", help="Replace the existing store.")] = False,
     db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
-    """Restore a backup, then re-erase everyone erased since it was taken.
+    """Restore a backup, then re-erase everyone erased since it was taken (from the erasure
+    journal: <store>-erasures.jsonl, or $PIGMENT_ERASURE_LOG).
     Example: pigment restore /mnt/backups/pigment-backup-20261124T021500.db --replace"""
     from pigment_cli.backup import restore as put_back
     from pigment_cli.clock import iso_now, system_now
@@ -62,6 +63,9 @@ def restore(
                        "(stop cron and other users first)")
     with SweepLock(path):
         result = put_back(source, path, stamp=iso_now(system_now()), actor=resolve_actor(actor))
+    if not result["journal_found"]:
+        say(f"pigment: WARNING: no erasure journal at {result['journal']}: anyone erased after the "
+            "backup was taken is back; set PIGMENT_ERASURE_LOG to the journal's path and restore again")
     if json_:
         print_json(result)
         return

@@ -78,7 +78,7 @@ def apply(file: FileArg, db: DbOption = None, actor: ActorOption = None) -> None
         version = store_policy(s.conn, policy, s.stamp, s.actor)
         s.audit("policy apply", policy_version=version, sha256=policy.sha256)
     for warning in policy.warnings:
-        say(f"pigment: policy {warning}")
+        say(f"pigment: {file}: {warning}")
     say(f"pigment: policy {policy.version} in force as store version {version}")
 
 
@@ -92,8 +92,10 @@ def history(db: DbOption = None, json_: JsonFlag = False, actor: ActorOption = N
     if json_:
         print_json(rows)
         return
-    table("Policy versions", ["version", "applied at", "by", "sha256"],
-          [[r["version"], r["applied_at"], r["actor"], r["sha256"][:16]] for r in rows])
+    table("Policies in force, oldest first", ["store version", "policy version", "applied at", "by",
+                                              "sha256"],
+          [[r["version"], r["policy_version"], r["applied_at"], r["actor"], r["sha256"][:16]]
+           for r in rows])
 
 
 @app.command("ropa")

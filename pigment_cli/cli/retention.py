@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +18,7 @@ from pigment_cli.cli._common import (
     now_for,
     out,
     print_json,
+    refuse_future_as_of,
     resolve_actor,
     table,
 )
@@ -86,11 +88,14 @@ def sweep(
     from pigment_cli.policy import policy_in_force
     from pigment_cli.store import open_store, resolve_path
 
+    if apply:
+        refuse_future_as_of(as_of, "retention sweep --apply")
     now = now_for(as_of)
     path = resolve_path(db)
     conn = open_store(path)
     try:
-        with retention.SweepLock(path):
+        # Only a sweep that erases takes the lock: a dry run reads, and leaves no file behind.
+        with retention.SweepLock(path) if apply else nullcontext():
             policy = policy_in_force(conn)
             progress = _progress_bar() if apply and not quiet and err().is_terminal else None
             try:
@@ -108,11 +113,12 @@ def sweep(
         sys.stdout.write(json.dumps(result.to_dict(), separators=(",", ":")) + "\n")
         return
     verb = "erased" if apply else "would erase (dry run; add --apply to erase)"
+    held = result.held_subjects()
     sys.stdout.write(
         f"retention sweep as of {result.as_of}: {verb} {result.erased_subjects} subject(s) and "
-        f"{result.erased_items} item(s); {len(result.held)} held back; "
+        f"{result.erased_items} item(s); {len(held)} subject(s) held back; "
         f"{result.duration_s:.2f} s\n")
-    for h in result.held:
+    for h in held:
         sys.stdout.write(f"  held: {h['subject_id']} (due {h['due']}): {'; '.join(h['reasons'])}\n")
 
 

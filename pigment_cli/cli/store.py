@@ -38,8 +38,9 @@ def init(
         path.unlink(missing_ok=True)
         raise
     conn.close()
+    source = str(policy_file) if policy_file else "the built-in policy"
     for warning in policy.warnings:
-        say(f"pigment: policy {warning}")
+        say(f"pigment: {source}: {warning}")
     say(f"pigment: created store {path} (schema {SCHEMA_VERSION}, policy {policy.version})")
 
 

@@ -83,14 +83,20 @@ def find(
     db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
     """Find subjects by name, email, phone or id (case-insensitive). Example: pigment subject find lovelace"""
+    from pigment_cli.cli._common import say
     from pigment_cli.inventory import find_subjects
 
     with open_session(db, actor) as s:
-        found = find_subjects(s, text, limit)
+        found = find_subjects(s, text, limit + 1)
+    more = len(found) > limit
+    found = found[:limit]
+    if more:
+        say(f"pigment: showing the first {limit} matches; there are more (narrow the search, or "
+            "raise --limit)")
     if json_:
         print_json([x.to_dict() for x in found])
     else:
-        table(f"{len(found)} match(es)", _COLUMNS, _subject_rows(found))
+        table(f"{len(found)}{'+' if more else ''} match(es)", _COLUMNS, _subject_rows(found))
 
 
 @app.command("list")

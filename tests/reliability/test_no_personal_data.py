@@ -31,7 +31,7 @@ def _clean(text: str, where: str) -> None:
         assert needle.lower() not in text.lower(), f"{needle!r} leaked into {where}"
 
 
-def test_markers_stay_where_they_belong(cli, store: Path, tmp_path: Path) -> None:
+def test_markers_stay_where_they_belong(cli, store: Path, tmp_path: Path, monkeypatch) -> None:
     m = MARKERS
     sid = cli.ok("subject", "add", "--name", m["name"], "--title", m["title"], "--email", m["email"],
                  "--phone", m["phone"], "--address", m["address"], "--dob", "1980-01-01").stdout.strip()
@@ -96,7 +96,12 @@ def test_markers_stay_where_they_belong(cli, store: Path, tmp_path: Path) -> Non
     conn.close()
 
     # erase them all (7 years on, nothing held), then grep the raw files
-    sweep = cli.json("retention", "sweep", "--apply", "--as-of", "2034-01-01")
+    from datetime import UTC, datetime
+
+    from pigment_cli import clock
+
+    monkeypatch.setattr(clock, "system_now", lambda: datetime(2034, 1, 1, 3, 0, tzinfo=UTC))
+    sweep = cli.json("retention", "sweep", "--apply")
     assert sweep["erased_subjects"] == 1
     for path in store.parent.glob("pigment.db*"):
         _clean(path.read_bytes().decode("latin-1"), f"the file {path.name} after erasure")
