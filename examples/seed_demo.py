@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 
 from pigment_cli.clock import system_now
-from pigment_cli.consent import grant
+from pigment_cli.consent import grant, withdraw
+from pigment_cli.disclosure import disclose
+from pigment_cli.holds import add_hold
 from pigment_cli.inventory import add_item, add_subject
+from pigment_cli.sar import open_request
 from pigment_cli.session import session
 
 HERE = Path(__file__).resolve().parent
@@ -26,6 +29,7 @@ def main() -> int:
     args = parser.parse_args()
     clinic = json.loads(args.data.read_text("utf-8"))
     shown = None
+    ids: dict[str, str] = {}
     with session(args.db, now=system_now(), actor="demo-seed") as s:
         for person in clinic["subjects"]:
             items = person.pop("items")
@@ -41,8 +45,25 @@ def main() -> int:
                 add_item(s, subject.id, category=item["category"], source=item["source"],
                          purpose=item["purpose"], value=item["value"],
                          collected=item["collected_at"], processed=item["processed_at"])
+            ids[person["external_id"]] = subject.id
             if person["external_id"] == args.show:
                 shown = subject.id
+        # Consent changes, disclosures, holds and access requests, so that every command has
+        # something to show in the demo store.
+        for event in clinic.get("events", []):
+            sid, kind = ids[event["external_id"]], event["kind"]
+            if kind == "grant":
+                grant(s, sid, event["purpose"], via=event["via"], evidence=event.get("evidence"),
+                      at=event["at"])
+            elif kind == "withdraw":
+                withdraw(s, sid, event["purpose"], via=event["via"], at=event["at"])
+            elif kind == "disclose":
+                disclose(s, sid, recipient=event["recipient"], recipient_type=event["recipient_type"],
+                         purpose=event["purpose"], items=event["items"], at=event["at"])
+            elif kind == "hold":
+                add_hold(s, sid, reason=event["reason"], until=event.get("until"))
+            elif kind == "request":
+                open_request(s, sid, received=event["received"], channel=event["channel"])
     print(f"demo store: {len(clinic['subjects'])} fictional subjects loaded", file=sys.stderr)
     print(shown)
     return 0

@@ -67,16 +67,12 @@ def activities(policy: Policy) -> list[dict[str, Any]]:
     data = policy.data
     record = _record(policy)
     recipients = [v["label"] for v in data["recipient_types"].values()]
-    medical_recipients = [v["label"] for v in data["recipient_types"].values() if v.get("medical")]
     rows = []
     for key, purpose in data["purposes"].items():
         categories = purpose.get("categories", [])
         special = [c for c in categories if policy.is_special_category(c)]
-        if purpose.get("medical"):
-            to = medical_recipients if key == "medical_referral" else []
-        elif key in ("payment", "debt_collection"):
-            to = [data["recipient_types"][k]["label"] for k in ("payment_processor", "debt_collector")
-                  if k in data["recipient_types"]]
+        if purpose.get("recipients"):  # the recipient types the contract lets it go to
+            to = [data["recipient_types"][k]["label"] for k in purpose["recipients"]]
         elif key == "third_party_non_medical":
             to = [data["recipient_types"]["other"]["label"]]
         else:

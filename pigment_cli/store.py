@@ -77,7 +77,7 @@ def _m1_foundation(conn: sqlite3.Connection) -> None:
             last_processed_at TEXT NOT NULL
         );
         CREATE INDEX subjects_email ON subjects (email COLLATE NOCASE);
-        CREATE INDEX subjects_last_processed ON subjects (last_processed_at);
+        CREATE INDEX subjects_last_processed ON subjects (last_processed_at, id, dob);
 
         CREATE TABLE items (
             id INTEGER PRIMARY KEY,
@@ -92,7 +92,8 @@ def _m1_foundation(conn: sqlite3.Connection) -> None:
             created_at TEXT NOT NULL
         );
         CREATE INDEX items_subject ON items (subject_id, category);
-        CREATE INDEX items_category_processed ON items (category, processed_at);
+        -- Covering indexes for the retention plan: no table lookups across a large store.
+        CREATE INDEX items_category_processed ON items (category, processed_at, subject_id);
 
         CREATE TABLE consent_events (
             id INTEGER PRIMARY KEY,
