@@ -153,9 +153,10 @@ class ImportReport:
 # --- keyed hash of emails (suppression list) --------------------------------------------------
 
 
-def email_hmac(conn: sqlite3.Connection, email: str) -> str:
-    """HMAC-SHA256 (key kept in the store) of the lower-cased, stripped email, as hex."""
-    return _hmac_with(suppression_key(conn), email)
+def email_hmac(conn: sqlite3.Connection, email: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256 (key kept in the store) of the lower-cased, stripped email, as hex. Pass the
+    key when hashing many (a sweep) to read it once."""
+    return _hmac_with(key or suppression_key(conn), email)
 
 
 def _hmac_with(key: bytes, email: str) -> str:

@@ -48,6 +48,7 @@ class ErasureBatch:
     stamp: str
     actor: str
     journalled: bool = True
+    key: bytes | None = None  # the suppression key, read once per batch
     journal: list[dict[str, Any]] = field(default_factory=list)
     audit: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
     tombstones: list[tuple[str, str, str]] = field(default_factory=list)
@@ -71,13 +72,14 @@ class ErasureBatch:
 
 def erase_subject(conn: sqlite3.Connection, subject_id: str, *, rule: str, stamp: str,
                   actor: str, command: str, journalled: bool = True,
-                  batch: ErasureBatch | None = None) -> bool:
+                  batch: ErasureBatch | None = None,
+                  known: tuple[str | None, int] | None = None) -> bool:
     """Erase everything held on a subject, leaving a tombstone. Call inside a transaction.
     Returns False if the subject is already gone (a re-run after an interrupted sweep).
     With `batch`, the records it leaves are written when the caller flushes the batch."""
     from pigment_cli.consent import email_hmac
 
-    row = conn.execute(
+    row = known or conn.execute(
         "SELECT email, (SELECT count(*) FROM items WHERE subject_id = s.id) FROM subjects s "
         "WHERE id = ?", (subject_id,),
     ).fetchone()
@@ -88,7 +90,7 @@ def erase_subject(conn: sqlite3.Connection, subject_id: str, *, rule: str, stamp
     batch = batch or ErasureBatch(stamp, actor, journalled)
     batch.journal.append({"scope": "subject", "subject_id": subject_id, "rule": rule, "at": stamp})
     if email:
-        batch.suppression.append((email_hmac(conn, email), stamp))
+        batch.suppression.append((email_hmac(conn, email, batch.key), stamp))
     # Child rows go by ON DELETE CASCADE: items, consent events, disclosures, requests, holds.
     conn.execute("DELETE FROM subjects WHERE id = ?", (subject_id,))
     batch.tombstones.append((subject_id, stamp, rule))

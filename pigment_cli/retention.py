@@ -261,7 +261,7 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
     the next sweep recomputes what is due and finishes the job. Call with no open transaction."""
     from pigment_cli import audit
     from pigment_cli.erasure import ErasureBatch, erase_items, erase_subject, scrub_files
-    from pigment_cli.store import transaction
+    from pigment_cli.store import suppression_key, transaction
 
     started = clock()
     the_plan = plan(conn, policy, as_of, forecast=False)
@@ -295,7 +295,7 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
             chunk = entries[index:index + BATCH_MAX]
             with transaction(conn):
                 held_now = active_holds(conn, as_of)  # a small table: read whole, once a batch
-                batch = ErasureBatch(stamp, actor)
+                batch = ErasureBatch(stamp, actor, key=suppression_key(conn))
                 began = clock()
                 taken = 0
                 for entry in chunk:
@@ -308,11 +308,18 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
             if progress:
                 progress(done + index, total)
 
-    for entry, held_now, batch in batches(the_plan.subjects):
-        if entry["subject_id"] in held_now:
-            result.held.append({**entry, "reasons": held_now[entry["subject_id"]]})
-        elif erase_subject(conn, entry["subject_id"], rule=entry["rule"], stamp=stamp,
-                           actor=actor, command="retention sweep", batch=batch):
+    known: dict[str, tuple[str | None, int]] = {}
+    covered: set[str] = set()
+    for position, (entry, held_now, batch) in enumerate(batches(the_plan.subjects)):
+        subject_id = entry["subject_id"]
+        if subject_id not in covered:  # email and item count for the next chunk, in one query
+            chunk = [e["subject_id"] for e in the_plan.subjects[position:position + BATCH_MAX]]
+            known, covered = _emails_and_counts(conn, chunk), set(chunk)
+        if subject_id in held_now:
+            result.held.append({**entry, "reasons": held_now[subject_id]})
+        elif subject_id in known and erase_subject(
+                conn, subject_id, rule=entry["rule"], stamp=stamp, actor=actor,
+                command="retention sweep", batch=batch, known=known[subject_id]):
             result.erased_subjects += 1
     done = len(the_plan.subjects)
     for entry, held_now, batch in batches(the_plan.items):
@@ -328,6 +335,15 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
         )
     result.checkpointed = scrub_files(conn)
     return result
+
+
+def _emails_and_counts(conn: sqlite3.Connection,
+                       subject_ids: list[str]) -> dict[str, tuple[str | None, int]]:
+    """subject id -> (email, number of items) for the subjects still present."""
+    marks = ",".join("?" * len(subject_ids))
+    return {row[0]: (row[1], row[2]) for row in conn.execute(
+        f"SELECT id, email, (SELECT count(*) FROM items WHERE subject_id = s.id) FROM subjects s "
+        f"WHERE id IN ({marks})", subject_ids)}
 
 
 def last_sweep(conn: sqlite3.Connection) -> dict[str, Any] | None:
