@@ -158,18 +158,10 @@ def consents_report(conn: sqlite3.Connection, policy: Policy, start: date, end: 
     """Per consent purpose: current state on `end`, and grants/withdrawals recorded in the period."""
     purposes = policy.consent_purposes()
     subjects = conn.execute("SELECT count(*) FROM subjects").fetchone()[0]
-    state = dict.fromkeys(purposes, (0, 0))
-    for purpose, granted, withdrawn in conn.execute(
-        """
-        SELECT purpose, sum(action = 'grant'), sum(action = 'withdraw') FROM (
-            SELECT purpose, action, row_number() OVER (
-                PARTITION BY subject_id, purpose ORDER BY at DESC, id DESC) AS latest
-            FROM consent_events WHERE substr(at, 1, 10) <= ?
-        ) WHERE latest = 1 GROUP BY purpose
-        """,
-        (end.isoformat(),),
-    ):
-        state[purpose] = (granted, withdrawn)
+    from pigment_cli.status import consent_counts
+
+    state = {p: (c["granted"], c["withdrawn"])
+             for p, c in consent_counts(conn, policy, end.isoformat()).items()}
     moves = {p: (0, 0) for p in purposes}
     for purpose, grants, withdrawals in conn.execute(
         "SELECT purpose, sum(action = 'grant'), sum(action = 'withdraw') FROM consent_events "

@@ -11,8 +11,10 @@ from pigment_cli import audit, retention
 from pigment_cli.policy import Policy
 
 
-def consent_counts(conn: sqlite3.Connection, policy: Policy) -> dict[str, dict[str, int]]:
-    """Current state per consent purpose: how many subjects have it granted, withdrawn."""
+def consent_counts(conn: sqlite3.Connection, policy: Policy,
+                   until: str | None = None) -> dict[str, dict[str, int]]:
+    """State per consent purpose (on the day `until`, else now): how many subjects have it
+    granted, and how many withdrawn."""
     counts = {p: {"granted": 0, "withdrawn": 0} for p in policy.consent_purposes()}
     # The latest event per subject and purpose, by (at, id): SQLite takes the bare column
     # `action` from the row holding the max(), which is faster here than a window function.
@@ -20,11 +22,11 @@ def consent_counts(conn: sqlite3.Connection, policy: Policy) -> dict[str, dict[s
         """
         SELECT purpose, sum(action = 'grant'), sum(action = 'withdraw') FROM (
             SELECT purpose, action, max(at || printf('%012d', id)) FROM consent_events
-            GROUP BY subject_id, purpose
+            WHERE substr(at, 1, 10) <= ? GROUP BY subject_id, purpose
         ) GROUP BY purpose
-        """
+        """,
+        (until or "9999-12-31",),
     ):
-        counts.setdefault(purpose, {})
         counts[purpose] = {"granted": granted, "withdrawn": withdrawn}
     return counts
 
