@@ -256,7 +256,33 @@ def _write_private(path: Path, body: bytes) -> None:
         os.close(fd)
 
 
+STALE_SECONDS = 3600  # a temporary export older than this was left by a killed run
+
+
+def remove_stale_exports(parent: Path, now: float | None = None) -> int:
+    """Delete temporary exports (`.pigment-export-*`) that a killed run left in `parent`: they
+    hold personal data and never look complete. Ones younger than an hour may be another export
+    still being written, and are left alone. Returns how many were removed."""
+    import time
+
+    now = time.time() if now is None else now
+    removed = 0
+    for leftover in parent.glob(".pigment-export-*"):
+        try:
+            if now - leftover.lstat().st_mtime < STALE_SECONDS or leftover.is_symlink():
+                continue
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def _write_directory(out: Path, files: dict[str, bytes]) -> None:
+    remove_stale_exports(out.parent)
     tmp = Path(tempfile.mkdtemp(prefix=".pigment-export-", dir=out.parent))
     try:
         os.chmod(tmp, 0o700)
@@ -274,6 +300,7 @@ def _write_zip(out: Path, files: dict[str, bytes], generated_at: str) -> None:
 
     stamp = tuple(int(x) for x in (generated_at[0:4], generated_at[5:7], generated_at[8:10],
                                    generated_at[11:13], generated_at[14:16], generated_at[17:19]))
+    remove_stale_exports(out.parent)
     fd, name = tempfile.mkstemp(prefix=".pigment-export-", suffix=".tmp", dir=out.parent)
     tmp = Path(name)
     try:

@@ -333,3 +333,20 @@ def test_a_disclosure_is_explained_by_its_purpose_key_or_the_law_cited(cli, subj
     label = default_policy().label("purposes", "medical_referral")
     assert f"{label} <span class=\"muted\">(medical_referral)</span>" in lab
     assert "Required by law" not in lab
+
+
+def test_an_export_clears_temporary_exports_left_by_a_killed_run(tmp_path) -> None:
+    import os
+    import time
+
+    from pigment_cli.export import remove_stale_exports
+
+    old = tmp_path / ".pigment-export-abc123"
+    old.mkdir()
+    (old / "report.html").write_text("half a report")
+    young = tmp_path / ".pigment-export-def456"
+    young.mkdir()
+    stale = time.time() - 7200
+    os.utime(old, (stale, stale))
+    assert remove_stale_exports(tmp_path) == 1
+    assert not old.exists() and young.exists()  # a young one may be an export in progress
