@@ -153,4 +153,12 @@ def render_holding(view: dict[str, Any], policy: Any) -> None:
         rows = view.get(section) or []
         if rows:
             columns = list(rows[0].keys())
-            table(section.capitalize(), columns, [[r[c] for c in columns] for r in rows])
+            table(section.capitalize(), columns, [[_cell(r[c]) for c in columns] for r in rows])
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return value
