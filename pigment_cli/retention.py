@@ -287,20 +287,24 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
     total = len(the_plan.subjects) + len(the_plan.items)
     done = 0
 
-    def batches(entries: list[dict[str, Any]]):  # noqa: ANN202 - yields (entry, held, batch)
+    def batches(entries: list[dict[str, Any]], current: Callable[[list[Any]], dict[Any, Any]],
+                key: str):  # noqa: ANN202 - yields (entry, held, now, batch)
         """Chunks of work, each one transaction that ends after BATCH_SECONDS (or BATCH_MAX
-        entries): the write lock is never held for long, however large the sweep."""
+        entries): the write lock is never held for long, however large the sweep. Inside each
+        transaction the rows are read afresh (`current`), so a subject or item processed, held or
+        asked about since the plan was made is left alone."""
         index = 0
         while index < len(entries):
             chunk = entries[index:index + BATCH_MAX]
             with transaction(conn):
                 held_now = active_holds(conn, as_of)  # a small table: read whole, once a batch
+                now = current([e[key] for e in chunk])
                 batch = ErasureBatch(stamp, actor, key=suppression_key(conn))
                 began = clock()
                 taken = 0
                 for entry in chunk:
                     taken += 1
-                    yield entry, held_now, batch
+                    yield entry, held_now, now, batch
                     if clock() - began > BATCH_SECONDS:
                         break
                 batch.flush(conn)  # the journal is fsynced before the batch commits
@@ -308,22 +312,23 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
             if progress:
                 progress(done + index, total)
 
-    known: dict[str, tuple[str | None, int]] = {}
-    covered: set[str] = set()
-    for position, (entry, held_now, batch) in enumerate(batches(the_plan.subjects)):
+    for entry, held_now, now, batch in batches(
+            the_plan.subjects, lambda ids: _subjects_now(conn, ids), "subject_id"):
         subject_id = entry["subject_id"]
-        if subject_id not in covered:  # email and item count for the next chunk, in one query
-            chunk = [e["subject_id"] for e in the_plan.subjects[position:position + BATCH_MAX]]
-            known, covered = _emails_and_counts(conn, chunk), set(chunk)
+        row = now.get(subject_id)  # (email, items, last_processed_at, dob), or gone already
         if subject_id in held_now:
             result.held.append({**entry, "reasons": held_now[subject_id]})
-        elif subject_id in known and erase_subject(
+        elif row is not None and subject_due(policy, row[2], row[3]) <= as_of and erase_subject(
                 conn, subject_id, rule=entry["rule"], stamp=stamp, actor=actor,
-                command="retention sweep", batch=batch, known=known[subject_id]):
+                command="retention sweep", batch=batch, known=(row[0], row[1])):
             result.erased_subjects += 1
     done = len(the_plan.subjects)
-    for entry, held_now, batch in batches(the_plan.items):
-        if entry["subject_id"] not in held_now:
+    for entry, held_now, now, batch in batches(
+            the_plan.items, lambda ids: _items_now(conn, ids), "item"):
+        processed = now.get(entry["item"])
+        rule = policy.data["retention"]["categories"][entry["category"]]["after"]
+        if (entry["subject_id"] not in held_now and processed is not None
+                and after(day_of(processed), rule) <= as_of):
             result.erased_items += erase_items(conn, [entry], stamp=stamp, actor=actor,
                                                command="retention sweep", batch=batch)
     result.duration_s = clock() - started
@@ -337,13 +342,21 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
     return result
 
 
-def _emails_and_counts(conn: sqlite3.Connection,
-                       subject_ids: list[str]) -> dict[str, tuple[str | None, int]]:
-    """subject id -> (email, number of items) for the subjects still present."""
+def _subjects_now(conn: sqlite3.Connection,
+                  subject_ids: list[str]) -> dict[str, tuple[str | None, int, str, str | None]]:
+    """subject id -> (email, items held, last processing, date of birth), as the store has them
+    now, for the subjects still present."""
     marks = ",".join("?" * len(subject_ids))
-    return {row[0]: (row[1], row[2]) for row in conn.execute(
-        f"SELECT id, email, (SELECT count(*) FROM items WHERE subject_id = s.id) FROM subjects s "
-        f"WHERE id IN ({marks})", subject_ids)}
+    return {row[0]: tuple(row[1:]) for row in conn.execute(
+        f"SELECT id, email, (SELECT count(*) FROM items WHERE subject_id = s.id), "
+        f"last_processed_at, dob FROM subjects s WHERE id IN ({marks})", subject_ids)}
+
+
+def _items_now(conn: sqlite3.Connection, item_ids: list[int]) -> dict[int, str]:
+    """item id -> its last processing, as the store has it now."""
+    marks = ",".join("?" * len(item_ids))
+    return dict(conn.execute(
+        f"SELECT id, processed_at FROM items WHERE id IN ({marks})", item_ids).fetchall())
 
 
 def last_sweep(conn: sqlite3.Connection) -> dict[str, Any] | None:
