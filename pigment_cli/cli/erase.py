@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from typing import Annotated
 
 import typer
@@ -38,7 +39,7 @@ def erase(
 
     if apply:
         refuse_future_as_of(as_of, "erase --apply")
-    with SweepLock(resolve_path(db)):
+    with SweepLock(resolve_path(db)) if apply else nullcontext():  # a preview only reads
         with open_session(db, actor, as_of) as s:
             outcome = erase_on_request(s, subject_id, ground=reason, via=via, apply=apply)
         if apply:
