@@ -95,19 +95,22 @@ def restore(source: Path, store: Path, *, stamp: str, actor: str) -> dict[str, A
     """Replace the store with the backup `source`, then replay every journalled erasure."""
     from pigment_cli import audit
     from pigment_cli.erasure import erase_items, erase_subject
-    from pigment_cli.store import open_store, transaction
+    from pigment_cli.store import open_readonly, open_store, transaction
 
     kept = _keep_replaced(store, stamp) if store.exists() else None
-    backup_conn = open_store(source)  # refuses a non-pigment or newer file, exit 4
+    backup_conn = open_readonly(source)  # never writes to the backup; refuses a foreign file
+    restoring = store.with_name(f".{store.name}.restoring")
     try:
         if backup_conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
             raise StoreError(f"{source} fails its integrity check; choose another backup")
-        for suffix in ("-wal", "-shm"):
-            Path(f"{store}{suffix}").unlink(missing_ok=True)
-        _copy(backup_conn, store.with_name(f".{store.name}.restoring"))
+        _copy(backup_conn, restoring)
     finally:
         backup_conn.close()
-    os.replace(store.with_name(f".{store.name}.restoring"), store)
+    # Only now, with the copy complete, do the live store's WAL and index go (the kept copy
+    # above holds everything they had).
+    for suffix in ("-wal", "-shm"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    os.replace(restoring, store)
     conn = open_store(store)
     replayed_subjects = replayed_items = 0
     journal_file = journal_path(store)
@@ -141,7 +144,10 @@ def _keep_replaced(store: Path, stamp: str) -> Path:
 
     from pigment_cli.store import open_store
 
-    kept = store.with_name(f"{store.name}.replaced-{stamp.replace(':', '').replace('-', '')}")
+    base = f"{store.name}.replaced-{stamp.replace(':', '').replace('-', '')}"
+    kept, n = store.with_name(base), 1
+    while kept.exists():  # two restores in one second: never overwrite a kept store
+        kept, n = store.with_name(f"{base}-{n}"), n + 1
     try:
         conn = open_store(store)
         try:

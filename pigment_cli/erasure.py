@@ -115,8 +115,8 @@ def erase_items(conn: sqlite3.Connection, entries: list[dict[str, Any]], *, stam
     for (subject_id, category, rule), item_ids in sorted(groups.items()):
         batch.journal.append({"scope": "items", "subject_id": subject_id, "category": category,
                               "rule": rule, "items": item_ids, "at": stamp})
-        count = sum(conn.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount
-                    for item_id in item_ids)
+        count = sum(conn.execute("DELETE FROM items WHERE id = ? AND subject_id = ?",
+                                 (item_id, subject_id)).rowcount for item_id in item_ids)
         if count:
             erased += count
             batch.erasures.append((subject_id, "item", category, count, rule, stamp))

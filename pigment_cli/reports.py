@@ -55,6 +55,7 @@ class Report:
     rows: list[tuple[str, list[int]]]
     totals: bool = True  # a total row (column sums)
     row_totals: bool = True  # a total column: only where a row's cells add up to something
+    total_label: str = "total"  # what the total column is called (e.g. "received")
     stats: dict[str, tuple[float | None, int]] = field(default_factory=dict)  # name -> (value, n)
     notes: list[str] = field(default_factory=list)
 
@@ -69,6 +70,11 @@ class Report:
             if not self.row_totals:
                 hide_row_total = [True] * len(grid)  # no row totals shown: nothing to protect
             _secondary_suppression(grid, hidden, hide_row_total, hide_col_total)
+            # The totals are lines too: the grand total is shown, so one hidden row total (or
+            # column total) could be worked out from it and the others.
+            if self.row_totals:
+                _protect_totals(row_totals, hide_row_total)
+            _protect_totals(col_totals, hide_col_total)
         cells = [
             [HIDDEN if hidden[r][c] else control.show(grid[r][c]) for c in range(len(self.columns))]
             for r in range(len(grid))
@@ -78,12 +84,13 @@ class Report:
             row: dict[str, Any] = {self.row_label: label}
             row.update(dict(zip(self.columns, cells[r], strict=True)))
             if self.totals and self.row_totals:
-                row["total"] = HIDDEN if hide_row_total[r] else control.show(row_totals[r])
+                row[self.total_label] = (HIDDEN if hide_row_total[r]
+                                         else control.show(row_totals[r]))
             out_rows.append(row)
         result: dict[str, Any] = {
             "report": self.name, "title": self.title,
             "columns": [self.row_label, *self.columns,
-                        *(["total"] if self.totals and self.row_totals else [])],
+                        *([self.total_label] if self.totals and self.row_totals else [])],
             "rows": out_rows,
             "disclosure_control": {
                 "suppressed": f"1-{control.suppress_below - 1} shown as {HIDDEN}",
@@ -96,7 +103,7 @@ class Report:
             for c, name in enumerate(self.columns):
                 total_row[name] = HIDDEN if hide_col_total[c] else control.show(col_totals[c])
             if self.row_totals:
-                total_row["total"] = control.show(sum(row_totals))
+                total_row[self.total_label] = control.show(sum(row_totals))
             result["rows"].append(total_row)
         result["statistics"] = {
             name: (HIDDEN if value is None or n < control.suppress_below else round(value, 1))
@@ -133,6 +140,13 @@ def _secondary_suppression(grid: list[list[int]], hidden: list[list[bool]],
             changed |= fix([(r, c) for r in range(rows)], hide_col_total, c)
 
 
+def _protect_totals(totals: list[int], hidden: list[bool]) -> None:
+    """If exactly one non-zero total is hidden, hide the smallest other non-zero one too."""
+    shown = [(t, i) for i, t in enumerate(totals) if t > 0 and not hidden[i]]
+    if sum(1 for i, t in enumerate(totals) if t > 0 and hidden[i]) == 1 and shown:
+        hidden[min(shown)[1]] = True
+
+
 # --- the reports -------------------------------------------------------------------------------
 
 
@@ -145,8 +159,12 @@ def _months(start: date, end: date) -> list[str]:
 
 
 def period(today: date, start: date | None, end: date | None) -> tuple[date, date]:
+    """Whole months only: --from goes back to the 1st, --to on to the month's end (never past
+    today), so two reports can never be differenced down to a few days' worth of people."""
     end = end or today
     start = start or (end.replace(day=1) - relativedelta(months=11))
+    start = start.replace(day=1)
+    end = min(end.replace(day=1) + relativedelta(months=1, days=-1), max(today, start))
     if start > end:
         raise BadInput(f"--from {start.isoformat()} is after --to {end.isoformat()}")
     if len(_months(start, end)) > 60:
@@ -157,7 +175,6 @@ def period(today: date, start: date | None, end: date | None) -> tuple[date, dat
 def consents_report(conn: sqlite3.Connection, policy: Policy, start: date, end: date) -> Report:
     """Per consent purpose: current state on `end`, and grants/withdrawals recorded in the period."""
     purposes = policy.consent_purposes()
-    subjects = conn.execute("SELECT count(*) FROM subjects").fetchone()[0]
     from pigment_cli.status import consent_counts
 
     state = {p: (c["granted"], c["withdrawn"])
@@ -172,12 +189,11 @@ def consents_report(conn: sqlite3.Connection, policy: Policy, start: date, end: 
     rows = []
     for purpose in purposes:
         granted, withdrawn = state.get(purpose, (0, 0))
-        rows.append((purpose, [granted, withdrawn, max(subjects - granted - withdrawn, 0),
-                               moves[purpose][0], moves[purpose][1]]))
+        rows.append((purpose, [granted, withdrawn, moves[purpose][0], moves[purpose][1]]))
     return Report("consents", f"Consents on {end.isoformat()} (grants and withdrawals "
                   f"{start.isoformat()} to {end.isoformat()})", "purpose",
-                  ["granted", "withdrawn", "never asked", "grants in period",
-                   "withdrawals in period"], rows, totals=False,
+                  ["granted", "withdrawn", "grants in period", "withdrawals in period"], rows,
+                  totals=False,
                   notes=["Rows are purposes, not people: one person may appear in several rows."])
 
 
@@ -203,26 +219,25 @@ def requests_report(conn: sqlite3.Connection, policy: Policy, start: date, end: 
     from pigment_cli.sar import request_views
 
     months = _months(start, end)
-    grid = {m: [0, 0, 0, 0] for m in months}
+    grid = {m: [0, 0, 0] for m in months}  # on time, late, open: they add up to those received
     days: list[int] = []
     for view in request_views(conn, policy, today):
         month = view["received_on"][:7]
         if month not in grid:
             continue
-        grid[month][0] += 1
         if view["status"] == "closed":
             on_time = view["closed_on"] <= view["due"]
-            grid[month][1 if on_time else 2] += 1
+            grid[month][0 if on_time else 1] += 1
             days.append((date.fromisoformat(view["closed_on"])
                          - date.fromisoformat(view["received_on"])).days)
         else:
-            grid[month][3] += 1
+            grid[month][2] += 1
     rows = [(m, grid[m]) for m in months]
     median = statistics.median(days) if days else None
     return Report("requests", f"Subject-access requests by month received ({start.isoformat()} to "
                   f"{end.isoformat()})", "month",
-                  ["received", "answered on time", "answered late", "still open"], rows,
-                  row_totals=False,
+                  ["answered on time", "answered late", "still open"], rows,
+                  total_label="received",
                   stats={"median days to answer": (median, len(days))})
 
 

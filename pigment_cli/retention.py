@@ -25,6 +25,7 @@ from pigment_cli.policy import Policy, parse_duration
 
 BATCH_SECONDS = 0.5  # each sweep transaction ends after this long: the write lock stays short
 BATCH_MAX = 5000  # ... or after this many subjects or items
+SLACK = timedelta(days=4)  # month-end clamping moves a due date back by at most 3 days
 
 
 @lru_cache(maxsize=65536)
@@ -62,8 +63,9 @@ def subject_rule(policy: Policy, last_processed_at: str, dob: str | None,
     retention = policy.data["retention"]
     if retention.get("minors") and dob:
         plain = after(day_of(last_processed_at), retention["default"])
-        if (due or subject_due(policy, last_processed_at, dob)) > plain:
-            return f"minors:{retention['minors']['until_age']}"
+        due = due or subject_due(policy, last_processed_at, dob)
+        if due > plain:
+            return f"minors:{relativedelta(due, date.fromisoformat(dob)).years}"
     return f"default:{retention['default']}"
 
 
@@ -122,8 +124,9 @@ class Plan:
 
 def _slack_cutoff(as_of: date, rule: relativedelta) -> str:
     """A text bound for an index range scan: every day whose due date is <= as_of lies below it
-    (two days of slack for month-end clamping; the exact test is done in Python)."""
-    return (as_of - rule + timedelta(days=2)).isoformat()
+    (SLACK days for month-end clamping: 29-31 January + 13 months are all 28 February; the exact
+    test is done in Python)."""
+    return (as_of - rule + SLACK).isoformat()
 
 
 def _due_subjects(conn: sqlite3.Connection, policy: Policy, as_of: date) -> list[dict[str, Any]]:
@@ -170,8 +173,8 @@ def _forecast(conn: sqlite3.Connection, policy: Policy, as_of: date,
     rows = conn.execute(
         "SELECT dob, last_processed_at FROM subjects WHERE last_processed_at >= ? "
         "AND last_processed_at < ?",
-        ((as_of - policy.default_retention - timedelta(days=2)).isoformat(),
-         (horizon - policy.default_retention + timedelta(days=2)).isoformat()),
+        ((as_of - policy.default_retention - SLACK).isoformat(),
+         (horizon - policy.default_retention + SLACK).isoformat()),
     ).fetchall()
     for dob, last in rows:
         on = subject_due(policy, last, dob)
@@ -183,8 +186,8 @@ def _forecast(conn: sqlite3.Connection, policy: Policy, as_of: date,
         for (processed,) in conn.execute(
             "SELECT processed_at FROM items WHERE category = ? AND processed_at >= ? "
             "AND processed_at < ?",
-            (category, (as_of - rule - timedelta(days=2)).isoformat(),
-             (horizon - rule + timedelta(days=2)).isoformat()),
+            (category, (as_of - rule - SLACK).isoformat(),
+             (horizon - rule + SLACK).isoformat()),
         ):
             on = after(day_of(processed), policy.data["retention"]["categories"][category]["after"])
             if as_of < on <= horizon:
@@ -271,6 +274,8 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
         result.duration_s = clock() - started
         return result
     with transaction(conn):
+        # A sweep still "running" here was killed (the sweep lock is ours): say so.
+        conn.execute("UPDATE sweeps SET status = 'interrupted' WHERE status = 'running'")
         sweep_id = conn.execute(
             "INSERT INTO sweeps (started_at, as_of, status) VALUES (?, ?, 'running')",
             (stamp, as_of.isoformat()),

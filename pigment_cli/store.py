@@ -22,14 +22,16 @@ APPLICATION_ID = 0x50474D54  # "PGMT": marks a SQLite file as a pigment store
 
 def resolve_path(db: Path | str | None) -> Path:
     """--db, else $PIGMENT_DB (Typer passes it in as `db`), else the per-user data directory."""
+    # Resolved (symlinks followed) so that the store's lock and erasure journal sit beside the
+    # real file, however the path is spelled.
     if db:
-        return Path(db).expanduser()
+        return Path(db).expanduser().resolve()
     env = os.environ.get("PIGMENT_DB")
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser().resolve()
     from platformdirs import user_data_path
 
-    return user_data_path("pigment", appauthor=False) / "pigment.db"
+    return (user_data_path("pigment", appauthor=False) / "pigment.db").resolve()
 
 
 # --- migrations -------------------------------------------------------------------------------
@@ -79,8 +81,10 @@ def _m1_foundation(conn: sqlite3.Connection) -> None:
         CREATE INDEX subjects_email ON subjects (email COLLATE NOCASE);
         CREATE INDEX subjects_last_processed ON subjects (last_processed_at, id, dob);
 
+        -- AUTOINCREMENT: an erased item's id is never given to another item, so the erasure
+        -- journal (which names item ids) can never point at someone else's data.
         CREATE TABLE items (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             subject_id TEXT NOT NULL REFERENCES subjects (id) ON DELETE CASCADE,
             category TEXT NOT NULL,
             source TEXT NOT NULL,
@@ -321,6 +325,31 @@ def open_store(path: Path | str) -> sqlite3.Connection:
     except BaseException:
         conn.close()
         raise
+    return conn
+
+
+def open_readonly(path: Path | str) -> sqlite3.Connection:
+    """Open a pigment store (a backup) without ever writing to it: no migration, no WAL switch,
+    so a backup on read-only media or with an immutable flag can be restored."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"no store at {path}")
+    with open(path, "rb") as handle:
+        if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+            raise StoreError(f"{path} is not a SQLite database (not a pigment store)")
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} cannot be read as a store: {exc}") from None
+    if app_id != APPLICATION_ID:
+        conn.close()
+        raise StoreError(f"{path} is a SQLite database but not a pigment store")
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(f"{path} has schema version {version}, newer than this pigment understands "
+                         f"({SCHEMA_VERSION}); upgrade pigment")
     return conn
 
 

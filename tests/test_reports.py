@@ -184,3 +184,30 @@ def test_requests_report_has_no_row_total_that_adds_unlike_things(cli, store: Pa
     result = cli.json("report", "requests")
     assert "total" not in result["columns"]
     assert result["rows"][-1]["month"] == "total"
+
+
+def test_a_hidden_row_total_cannot_be_worked_out_from_the_grand_total() -> None:
+    report = Report("t", "t", "row", ["a", "b", "c"], [("r1", [3, 0, 0]), ("r2", [10, 10, 10])])
+    rows = {r["row"]: r for r in report.published(Control(round_to=1))["rows"]}
+    hidden_totals = [r for r in ("r1", "r2") if rows[r]["total"] == HIDDEN]
+    assert len(hidden_totals) != 1  # 33 - 30 would give the 3 away
+
+
+def test_requests_received_is_the_protected_total_of_its_outcomes() -> None:
+    from pigment_cli.reports import Report as R
+
+    report = R("requests", "t", "month", ["answered on time", "answered late", "still open"],
+               [("2026-10", [27, 3, 0])], total_label="received")
+    row = report.published(Control(round_to=1))["rows"][0]
+    assert row["answered late"] == HIDDEN
+    assert row["answered on time"] == HIDDEN or row["received"] == HIDDEN
+
+
+def test_report_periods_are_whole_months() -> None:
+    from datetime import date
+
+    from pigment_cli.reports import period
+
+    assert period(date(2026, 11, 25), date(2026, 3, 17), date(2026, 5, 2)) == (
+        date(2026, 3, 1), date(2026, 5, 31))
+    assert period(date(2026, 11, 25), None, None) == (date(2025, 12, 1), date(2026, 11, 25))

@@ -348,3 +348,11 @@ def test_a_subject_processed_after_the_plan_is_not_erased(store: Path) -> None:
     with domain(store) as s:
         assert s.conn.execute("SELECT id FROM subjects").fetchall()[0][0] == stays.id
     assert goes.id != stays.id
+
+
+@pytest.mark.parametrize("processed", ["2025-01-28", "2025-01-29", "2025-01-30", "2025-01-31"])
+def test_month_rules_that_clamp_to_february_fall_due_on_time(cli, subject_id, processed) -> None:
+    item = cli.ok("item", "add", subject_id, "--category", "web_activity", "--source", "website",
+                  "--purpose", "security", "--processed", processed).stdout.strip()
+    plan = cli.json("retention", "plan", "--as-of", "2026-02-28")
+    assert int(item) in [e["item"] for e in plan["items"]]

@@ -110,3 +110,29 @@ def test_check_lists_findings_and_exits_1(cli, store: Path) -> None:
 
     checks = {f["check"] for f in json.loads(data.stdout)["findings"]}
     assert {"audit chain", "permissions", "retention"} <= checks
+
+
+def test_restore_never_writes_to_the_backup_and_never_touches_anyone_else(cli, store, tmp_path) -> None:
+    import hashlib
+
+    alice = cli.ok("subject", "add", "--name", "Alice").stdout.strip()
+    cli.ok("item", "add", alice, "--category", "cctv", "--source", "cctv", "--purpose", "security",
+           "--processed", "2026-10-01")
+    cli.ok("retention", "sweep", "--apply")  # erases Alice's CCTV clip (the journal names its id)
+    bob = cli.ok("subject", "add", "--name", "Bob").stdout.strip()
+    cli.ok("item", "add", bob, "--category", "medical_history", "--source", "consultation",
+           "--purpose", "medical_records", "--value", "eczema")
+    backup = Path(cli.ok("backup", str(tmp_path / "b.db")).stdout.strip())
+    before = hashlib.sha256(backup.read_bytes()).hexdigest()
+    backup.chmod(0o400)
+    cli.ok("restore", str(backup), "--replace")
+    assert hashlib.sha256(backup.read_bytes()).hexdigest() == before
+    assert [i["value"] for i in cli.json("item", "list", bob)] == ["eczema"]  # ids never reused
+
+
+def test_two_restores_in_one_second_keep_both_replaced_stores(cli, store, tmp_path) -> None:
+    cli.ok("subject", "add", "--name", "Precious")
+    backup = Path(cli.ok("backup", str(tmp_path / "b.db")).stdout.strip())
+    cli.ok("restore", str(backup), "--replace")
+    cli.ok("restore", str(backup), "--replace")
+    assert len(list(tmp_path.glob("pigment.db.replaced-*"))) == 2
