@@ -176,6 +176,14 @@ def _forecast(conn: sqlite3.Connection, policy: Policy, as_of: date,
         ((as_of - policy.default_retention - SLACK).isoformat(),
          (horizon - policy.default_retention + SLACK).isoformat()),
     ).fetchall()
+    minors = policy.data["retention"].get("minors")
+    if minors:  # children kept past the default rule fall due on a birthday instead
+        oldest = max(minors["until_age"], minors.get("until_age_if_17", 0))
+        rows += conn.execute(
+            "SELECT dob, last_processed_at FROM subjects WHERE dob >= ? AND last_processed_at < ?",
+            ((as_of - relativedelta(years=oldest) - SLACK).isoformat(),
+             (as_of - policy.default_retention - SLACK).isoformat()),
+        ).fetchall()
     for dob, last in rows:
         on = subject_due(policy, last, dob)
         if as_of < on <= horizon:

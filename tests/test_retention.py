@@ -356,3 +356,15 @@ def test_month_rules_that_clamp_to_february_fall_due_on_time(cli, subject_id, pr
                   "--purpose", "security", "--processed", processed).stdout.strip()
     plan = cli.json("retention", "plan", "--as-of", "2026-02-28")
     assert int(item) in [e["item"] for e in plan["items"]]
+
+
+def test_the_forecast_includes_children_due_on_a_birthday(cli, store: Path, tmp_path: Path) -> None:
+    source = default_policy().source.replace(
+        "[requests]", "[retention.minors]\nuntil_age = 25\nuntil_age_if_17 = 26\n\n[requests]")
+    path = tmp_path / "p.toml"
+    path.write_text(source)
+    cli.ok("policy", "apply", str(path))
+    sid = cli.ok("subject", "add", "--name", "Child Patient", "--dob", "2001-03-01").stdout.strip()
+    _backdate(store, sid, "2006-06-01")  # treated at 5: kept until the 25th birthday
+    forecast = cli.json("retention", "plan", "--as-of", "2025-11-25")["forecast"]
+    assert next(m for m in forecast if m["month"] == "2026-03")["subjects"] == 1
