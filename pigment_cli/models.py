@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, NewType
-
-SubjectId = NewType("SubjectId", str)
+from typing import Any
 
 
 @dataclass(frozen=True)

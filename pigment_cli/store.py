@@ -289,11 +289,11 @@ def init_store(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
-def open_store(path: Path | str) -> sqlite3.Connection:
-    """Open an existing pigment store, migrating it forward if it is older than this tool."""
-    path = Path(path)
+def _open_checked(path: Path, connect: Callable[[Path], sqlite3.Connection],
+                  missing: str) -> sqlite3.Connection:
+    """Open `path` with `connect` only if it is a pigment store this tool understands."""
     if not path.exists():
-        raise StoreError(f"no store at {path}; create one with: pigment init --db {path}")
+        raise StoreError(missing)
     if path.is_dir():
         raise StoreError(f"{path} is a directory, not a pigment store")
     try:
@@ -304,7 +304,7 @@ def open_store(path: Path | str) -> sqlite3.Connection:
     if header != SQLITE_HEADER:
         raise StoreError(f"{path} is not a SQLite database (not a pigment store)")
     try:
-        conn = _connect(path)
+        conn = connect(path)
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as exc:
@@ -318,6 +318,14 @@ def open_store(path: Path | str) -> sqlite3.Connection:
             f"{path} has schema version {version}, newer than this pigment understands "
             f"({SCHEMA_VERSION}); upgrade pigment"
         )
+    return conn
+
+
+def open_store(path: Path | str) -> sqlite3.Connection:
+    """Open an existing pigment store, migrating it forward if it is older than this tool."""
+    path = Path(path)
+    conn = _open_checked(path, _connect,
+                         f"no store at {path}; create one with: pigment init --db {path}")
     try:
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
@@ -332,25 +340,9 @@ def open_readonly(path: Path | str) -> sqlite3.Connection:
     """Open a pigment store (a backup) without ever writing to it: no migration, no WAL switch,
     so a backup on read-only media or with an immutable flag can be restored."""
     path = Path(path)
-    if not path.is_file():
-        raise StoreError(f"no store at {path}")
-    with open(path, "rb") as handle:
-        if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise StoreError(f"{path} is not a SQLite database (not a pigment store)")
-    try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} cannot be read as a store: {exc}") from None
-    if app_id != APPLICATION_ID:
-        conn.close()
-        raise StoreError(f"{path} is a SQLite database but not a pigment store")
-    if version > SCHEMA_VERSION:
-        conn.close()
-        raise StoreError(f"{path} has schema version {version}, newer than this pigment understands "
-                         f"({SCHEMA_VERSION}); upgrade pigment")
-    return conn
+    return _open_checked(
+        path, lambda p: sqlite3.connect(f"{p.as_uri()}?mode=ro&immutable=1", uri=True),
+        f"no store at {path}")
 
 
 @contextmanager
