@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 from pigment_cli.clock import system_now
-from pigment_cli.consent import grant, withdraw
-from pigment_cli.disclosure import disclose
-from pigment_cli.holds import add_hold
-from pigment_cli.inventory import add_item, add_subject
-from pigment_cli.sar import open_request
-from pigment_cli.session import session
+from pigment_cli.records.consents import grant, withdraw
+from pigment_cli.records.disclosures import disclose
+from pigment_cli.records.holds import add_hold
+from pigment_cli.records.items import add_item
+from pigment_cli.records.subjects import add_subject
+from pigment_cli.rights.requests import open_request
+from pigment_cli.store.session import session
 
 HERE = Path(__file__).resolve().parent
 

@@ -8,56 +8,20 @@ journal, so a patient erased after the backup was taken stays erased.
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pigment_cli.errors import BadInput, StoreError
-
-JOURNAL_ENV = "PIGMENT_ERASURE_LOG"
-
-
-def journal_path(store_path: Path | str) -> Path:
-    """Where erasures are journalled: $PIGMENT_ERASURE_LOG, else beside the store."""
-    override = os.environ.get(JOURNAL_ENV)
-    return Path(override) if override else Path(f"{store_path}-erasures.jsonl")
-
-
-def store_file(conn: sqlite3.Connection) -> Path:
-    return Path(conn.execute("PRAGMA database_list").fetchone()[2])
-
-
-def journal(conn: sqlite3.Connection, entries: list[dict[str, Any]]) -> None:
-    """Append erasures (ids, scope, rule, time; never personal data) and fsync them before the
-    erasing transaction commits: a crash in between leaves an erasure to replay, never one lost."""
-    if not entries:
-        return
-    path = journal_path(store_file(conn))
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        lines = "".join(json.dumps(e, separators=(",", ":"), sort_keys=True) + "\n" for e in entries)
-        os.write(fd, lines.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read_journal(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line from a crash: the erasure it began is re-derived by rules
+from pigment_cli.records.erasure import ItemRef, erase_items, erase_subject
+from pigment_cli.store import audit
+from pigment_cli.store.connection import open_readonly, open_store
+from pigment_cli.store.journal import journal_path, read_journal
+from pigment_cli.store.lock import StoreLock
+from pigment_cli.store.session import Session
+from pigment_cli.store.tx import transaction
 
 
 def _copy(source: sqlite3.Connection, dest: Path) -> None:
@@ -76,8 +40,10 @@ def _copy(source: sqlite3.Connection, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def backup(conn: sqlite3.Connection, dest: Path, *, stamp: str) -> Path:
-    """Copy the open store to `dest` (a new file, or a directory to put a dated file in)."""
+def backup(s: Session, dest: Path) -> Path:
+    """Copy the open store to `dest` (a new file, or a directory to put a dated file in), and
+    audit it. Call with no transaction open (a `batched` session)."""
+    stamp = s.stamp
     if dest.is_dir():
         dest = dest / f"pigment-backup-{stamp.replace(':', '').replace('-', '')}.db"
     if dest.exists():
@@ -85,18 +51,28 @@ def backup(conn: sqlite3.Connection, dest: Path, *, stamp: str) -> Path:
     if not dest.parent.exists():
         raise BadInput(f"no directory {dest.parent}")
     try:
-        _copy(conn, dest)
+        _copy(s.conn, dest)
     except OSError as exc:
         raise BadInput(f"cannot write the backup {dest}: {exc.strerror}") from None
+    with transaction(s.conn):
+        s.audit("backup")
     return dest
 
 
-def restore(source: Path, store: Path, *, stamp: str, actor: str) -> dict[str, Any]:
-    """Replace the store with the backup `source`, then replay every journalled erasure."""
-    from pigment_cli import audit
-    from pigment_cli.erasure import erase_items, erase_subject
-    from pigment_cli.store import open_readonly, open_store, transaction
+def restore(source: Path, store: Path, *, replace: bool, stamp: str,
+            actor: str) -> dict[str, Any]:
+    """Replace the store with the backup `source`, then replay every journalled erasure. Holds
+    the store's lock: no sweep or erasure runs meanwhile."""
+    if not source.exists():
+        raise BadInput(f"no backup at {source}")
+    if store.exists() and not replace:
+        raise BadInput(f"{store} exists; add --replace to overwrite it with the backup "
+                       "(stop cron and other users first)")
+    with StoreLock(store):
+        return _restore(source, store, stamp=stamp, actor=actor)
 
+
+def _restore(source: Path, store: Path, *, stamp: str, actor: str) -> dict[str, Any]:
     kept = _keep_replaced(store, stamp) if store.exists() else None
     backup_conn = open_readonly(source)  # never writes to the backup; refuses a foreign file
     restoring = store.with_name(f".{store.name}.restoring")
@@ -124,8 +100,7 @@ def restore(source: Path, store: Path, *, stamp: str, actor: str) -> dict[str, A
                         replayed_subjects += 1
                 elif entry.get("scope") == "items":
                     replayed_items += erase_items(
-                        conn, [{"item": i, "subject_id": entry["subject_id"],
-                                "category": entry["category"], "rule": entry["rule"]}
+                        conn, [ItemRef(i, entry["subject_id"], entry["category"], entry["rule"])
                                for i in entry["items"]],
                         stamp=stamp, actor=actor, command="restore: replay", journalled=False)
             audit.record(conn, at=stamp, actor=actor, command="restore",
@@ -140,10 +115,6 @@ def restore(source: Path, store: Path, *, stamp: str, actor: str) -> dict[str, A
 
 def _keep_replaced(store: Path, stamp: str) -> Path:
     """Nothing is lost by a restore: the store it replaces is kept beside it (mode 0600)."""
-    import shutil
-
-    from pigment_cli.store import open_store
-
     base = f"{store.name}.replaced-{stamp.replace(':', '').replace('-', '')}"
     kept, n = store.with_name(base), 1
     while kept.exists():  # two restores in one second: never overwrite a kept store

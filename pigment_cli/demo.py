@@ -16,9 +16,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from pigment_cli.errors import BadInput
-from pigment_cli.inventory import ID_ALPHABET
 from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS, Policy
-from pigment_cli.session import Session
+from pigment_cli.records.ids import ID_ALPHABET
+from pigment_cli.store.session import Session
 
 MAX_SUBJECTS = 1_000_000
 YEARS = 10
@@ -87,16 +87,15 @@ EXTRAS = (
 
 
 def _templates(policy: Policy) -> list[tuple[str, str, str, str]]:
-    data = policy.data
-    known = [t for t in EXTRAS if t[0] in data["categories"] and t[1] in data["sources"]
-             and t[2] in data["purposes"]]
+    known = [t for t in EXTRAS if policy.knows("categories", t[0])
+             and policy.knows("sources", t[1]) and policy.knows("purposes", t[2])]
     categories = {t[0] for t in known} | {"identity", "date_of_birth", "contact",
                                           "medical_history", "payment", "communications"}
     sources = {t[1] for t in known} | {"form", "appointment_booking", "consultation", "payment"}
-    for category in data["categories"]:
+    for category in policy.keys("categories"):
         if category not in categories:
             known.append((category, "form", "care", f"{policy.label('categories', category)}"))
-    for source in data["sources"]:
+    for source in policy.keys("sources"):
         if source not in sources:
             known.append(("communications", source, "care",
                           f"Contact via {policy.label('sources', source).lower()}"))
@@ -126,7 +125,7 @@ class _Clinic:
         self.towns = sorted({fake.city() for _ in range(300)})
         self.postcodes = [fake.postcode() for _ in range(2000)]
         self.templates = _templates(self.policy)
-        self.basis = {p: str(v["basis"]) for p, v in self.policy.data["purposes"].items()}
+        self.basis = {p: self.policy.purpose_basis(p) for p in self.policy.keys("purposes")}
         self.consent_purposes = self.policy.consent_purposes()
         self.summary = DemoSummary(seed=seed, as_of=self.today.isoformat())
         self.used_ids: set[str] = set()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pigment_cli import clock
 from pigment_cli.cli import app
-from pigment_cli.session import Session, session
+from pigment_cli.store.session import Session, session
 
 FIXED_NOW = datetime(2026, 11, 25, 10, 30, 0, tzinfo=UTC)
 

@@ -137,7 +137,7 @@ def test_audience_csv_lists_only_current_consents_and_is_formula_safe(cli, store
 def test_audience_never_contains_a_suppressed_email(cli, store: Path, db: Path) -> None:
     from conftest import domain
 
-    from pigment_cli.consent import email_hmac
+    from pigment_cli.records.suppression import email_hmac
 
     sid = _add(cli, "Returning", "back@example.org")
     cli.ok("consent", "grant", sid, "newsletter", "--via", "email")
@@ -311,7 +311,7 @@ def _suppression_rows(db: Path) -> int:
 def test_check_says_no_for_a_suppressed_email(cli, store: Path, db: Path) -> None:
     from conftest import domain
 
-    from pigment_cli.consent import email_hmac
+    from pigment_cli.records.suppression import email_hmac
 
     sid = _add(cli, "Suppressed", "gone@example.org")
     for purpose in ("newsletter", "cookies"):
@@ -419,9 +419,10 @@ def test_item_for_a_consent_purpose_needs_the_consent(cli, subject_id: str, db: 
 def test_domain_add_item_refuses_without_consent(store: Path) -> None:
     from conftest import domain
 
-    from pigment_cli.consent import grant
     from pigment_cli.errors import Refused
-    from pigment_cli.inventory import add_item, add_subject
+    from pigment_cli.records.consents import grant
+    from pigment_cli.records.items import add_item
+    from pigment_cli.records.subjects import add_subject
 
     with domain(store) as s:
         sid = add_subject(s, name="Domain Person").id

@@ -194,7 +194,7 @@ def test_subject_show_lists_requests(cli, subject_id: str) -> None:
 
 
 def test_open_request_blocks_erasure_query(cli, subject_id: str, db: Path) -> None:
-    from pigment_cli.sar import has_open_request, open_request_subjects
+    from pigment_cli.rights.requests import has_open_request, open_request_subjects
 
     rid = _open(cli, subject_id, "2026-11-02")
     conn = sqlite3.connect(db)

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from pigment_cli.errors import ExitCode
-from pigment_cli.store import SCHEMA_VERSION
+from pigment_cli.store.migrations import SCHEMA_VERSION
 
 
 def test_init_creates_a_private_wal_store(cli, db: Path) -> None:
@@ -93,9 +93,9 @@ def test_corrupt_store_is_exit_4_without_traceback(cli, store: Path) -> None:
 
 
 def test_locked_store_is_exit_4_with_a_clear_message(cli, store: Path, monkeypatch) -> None:
-    from pigment_cli import store as store_module
+    from pigment_cli.store import tx
 
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(tx, "BUSY_TIMEOUT_MS", 100)
     holder = sqlite3.connect(store, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -108,7 +108,7 @@ def test_locked_store_is_exit_4_with_a_clear_message(cli, store: Path, monkeypat
 
 
 def test_pragmas_on_every_connection(store: Path) -> None:
-    from pigment_cli.store import open_store
+    from pigment_cli.store.connection import open_store
 
     conn = open_store(store)
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -116,11 +116,11 @@ def test_pragmas_on_every_connection(store: Path) -> None:
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
 
 
-def test_migrations_bring_an_old_store_forward(tmp_path: Path) -> None:
-    from pigment_cli import store as store_module
+def test_migrations_bring_an_old_store_forward(tmp_path: Path, monkeypatch) -> None:
+    from pigment_cli.store import connection, migrations
 
     path = tmp_path / "old.db"
-    conn = store_module.init_store(path)
+    conn = connection.init_store(path)
     conn.close()
     calls = []
 
@@ -128,19 +128,14 @@ def test_migrations_bring_an_old_store_forward(tmp_path: Path) -> None:
         calls.append(2)
         conn.execute("CREATE TABLE added_later (x)")
 
-    migrations = [*store_module.MIGRATIONS, m2]
-    store_module_migrations = store_module.MIGRATIONS
-    store_module.MIGRATIONS = migrations
-    store_module.SCHEMA_VERSION = len(migrations)
-    try:
-        conn = store_module.open_store(path)
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(migrations)
-        conn.close()
-        store_module.open_store(path).close()  # already migrated: runs nothing twice
-        assert calls == [2]
-    finally:
-        store_module.MIGRATIONS = store_module_migrations
-        store_module.SCHEMA_VERSION = len(store_module_migrations)
+    more = [*migrations.MIGRATIONS, m2]
+    monkeypatch.setattr(migrations, "MIGRATIONS", more)
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", len(more))
+    conn = connection.open_store(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(more)
+    conn.close()
+    connection.open_store(path).close()  # already migrated: runs nothing twice
+    assert calls == [2]
 
 
 def test_version_flag(cli) -> None:
@@ -150,12 +145,12 @@ def test_version_flag(cli) -> None:
 
 
 def test_internal_error_is_one_line_exit_70(cli, store: Path, monkeypatch) -> None:
-    from pigment_cli import inventory
+    from pigment_cli.records import subjects
 
     def boom(*args, **kwargs):
         raise ZeroDivisionError("secret patient detail")
 
-    monkeypatch.setattr(inventory, "list_subjects", boom)
+    monkeypatch.setattr(subjects, "list_subjects", boom)
     result = cli("subject", "list")
     assert result.exit_code == ExitCode.INTERNAL
     assert "internal error" in result.stderr and "nothing was changed" in result.stderr

@@ -55,7 +55,7 @@ def test_erasure_date_follows_last_processing(cli, store: Path) -> None:
 
 def test_leap_day_plus_seven_years_is_28_february(store: Path) -> None:
     from pigment_cli.policy import default_policy
-    from pigment_cli.retention import subject_due
+    from pigment_cli.policy.rules import subject_due
 
     assert subject_due(default_policy(), "2024-02-29").isoformat() == "2031-02-28"
 
@@ -197,14 +197,16 @@ def test_a_failed_command_changes_nothing(cli, subject_id: str, db: Path) -> Non
 def test_domain_api_without_the_cli(store: Path) -> None:
     from conftest import domain
 
-    from pigment_cli.inventory import add_item, add_subject, holding
+    from pigment_cli.records.items import add_item
+    from pigment_cli.records.subjects import add_subject
+    from pigment_cli.reports.holding import holding
 
     with domain(store) as s:
         subject = add_subject(s, name="Domain Person", email="d@example.org")
         add_item(s, subject.id, category="contact", source="email", purpose="care", value="x")
     with domain(store) as s:
         view = holding(s, subject.id)
-    assert view["item_count"] == 1 and view["items"]["contact"][0]["value"] == "x"
+    assert len(view.items) == 1 and view.items_by_category()["contact"][0].value == "x"
 
 
 def test_find_says_when_there_are_more_matches(cli, store) -> None:

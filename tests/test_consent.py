@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import domain
 
-from pigment_cli import consent
 from pigment_cli.errors import BadInput, NotFound
-from pigment_cli.inventory import add_subject, get_subject
+from pigment_cli.records import consents as consent
+from pigment_cli.records.subjects import add_subject, get_subject
 
 
 def _subject(db: Path, name: str = "Ada Lovelace", email: str | None = "ada@example.org",
@@ -170,7 +170,7 @@ def test_check_answers_granted_and_written(store: Path) -> None:
 
 def test_email_hmac_ignores_case_and_spaces_and_depends_on_the_store_key(store: Path,
                                                                           tmp_path: Path) -> None:
-    from pigment_cli.store import init_store
+    from pigment_cli.store.connection import init_store
 
     with domain(store) as s:
         digest = consent.email_hmac(s.conn, "Ada@Example.org ")

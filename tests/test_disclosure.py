@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pigment_cli import disclosure
 from pigment_cli.errors import BadInput, ExitCode, Refused
+from pigment_cli.records import disclosures as disclosure
 
 
 def _snapshot(db: Path) -> tuple:
@@ -147,7 +147,7 @@ def test_list_is_oldest_first_and_a_table_by_default(cli, subject_id: str) -> No
 def test_a_disclosure_counts_as_processing(store: Path) -> None:
     from conftest import domain
 
-    from pigment_cli.inventory import add_subject, get_subject
+    from pigment_cli.records.subjects import add_subject, get_subject
 
     with domain(store) as s:
         sid = add_subject(s, name="Old Patient", processed_at="2020-01-01").id
@@ -180,7 +180,7 @@ def test_disclosure_audit_holds_ids_and_keys_only(cli, subject_id: str, db: Path
 def test_domain_api(store: Path, cli) -> None:
     from conftest import domain
 
-    from pigment_cli.inventory import add_subject
+    from pigment_cli.records.subjects import add_subject
 
     with domain(store) as s:
         sid = add_subject(s, name="Domain Person").id

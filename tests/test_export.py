@@ -339,7 +339,7 @@ def test_an_export_clears_temporary_exports_left_by_a_killed_run(tmp_path) -> No
     import os
     import time
 
-    from pigment_cli.export import remove_stale_exports
+    from pigment_cli.rights.package import remove_stale_exports
 
     old = tmp_path / ".pigment-export-abc123"
     old.mkdir()

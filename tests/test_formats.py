@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pigment_cli.errors import BadInput
-from pigment_cli.formats import safe_cell, write_csv, write_private_file
+from pigment_cli.files import safe_cell, write_csv, write_private_file
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -16,8 +16,8 @@ from pigment_cli.importer import (
     parse_mapping,
     rejects_path,
 )
-from pigment_cli.inventory import FieldError, check_item, subject_field
 from pigment_cli.policy import default_policy
+from pigment_cli.records.validate import FieldError, check_item, subject_field
 
 
 def _count(db: Path, table: str) -> int:
@@ -114,7 +114,7 @@ def test_header_names_and_maps() -> None:
 
 
 def test_consent_grants_for_suppressed_emails_are_counted(store: Path, tmp_path: Path) -> None:
-    from pigment_cli.consent import email_hmac
+    from pigment_cli.records.suppression import email_hmac
 
     people = tmp_path / "p.csv"
     people.write_text("external_id,name,email\nA,Ann,ann@example.org\nB,Bo,bo@example.org\n",

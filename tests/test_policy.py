@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from pigment_cli.errors import ExitCode
-from pigment_cli.policy import REQUIRED_KEYS, check_source, default_policy, default_source, line_of
+from pigment_cli.policy import check_source, default_policy, default_source
+from pigment_cli.policy.load import line_of
+from pigment_cli.policy.model import REQUIRED_KEYS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "policy.toml"
 

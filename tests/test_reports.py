@@ -14,7 +14,7 @@ import yaml
 
 from pigment_cli.errors import ExitCode
 from pigment_cli.policy import default_policy
-from pigment_cli.reports import HIDDEN, Control, Report
+from pigment_cli.reports.aggregates import HIDDEN, Control, Report
 
 
 def test_control_suppresses_small_counts_and_rounds_the_rest() -> None:
@@ -194,7 +194,7 @@ def test_a_hidden_row_total_cannot_be_worked_out_from_the_grand_total() -> None:
 
 
 def test_requests_received_is_the_protected_total_of_its_outcomes() -> None:
-    from pigment_cli.reports import Report as R
+    from pigment_cli.reports.aggregates import Report as R
 
     report = R("requests", "t", "month", ["answered on time", "answered late", "still open"],
                [("2026-10", [27, 3, 0])], total_label="received")
@@ -206,7 +206,7 @@ def test_requests_received_is_the_protected_total_of_its_outcomes() -> None:
 def test_report_periods_are_whole_months() -> None:
     from datetime import date
 
-    from pigment_cli.reports import period
+    from pigment_cli.reports.aggregates import period
 
     assert period(date(2026, 11, 25), date(2026, 3, 17), date(2026, 5, 2)) == (
         date(2026, 3, 1), date(2026, 5, 31))

@@ -12,7 +12,7 @@ from conftest import domain
 
 from pigment_cli.errors import ExitCode
 from pigment_cli.policy import default_policy, parse_policy
-from pigment_cli.retention import subject_due
+from pigment_cli.policy.rules import subject_due
 
 MARKERS = ("Zebedee Quuxworth", "zebedee.quux@example.org", "Unique-basal-note-4471")
 
@@ -189,14 +189,14 @@ def test_erased_email_is_suppressed_for_marketing(cli, store: Path) -> None:
     sid = _old_subject(cli, email="again@example.org")
     _backdate(store, sid, "2018-01-10")
     cli.ok("retention", "sweep", "--apply")
-    from pigment_cli.consent import is_suppressed
+    from pigment_cli.records.suppression import is_suppressed
 
     with domain(store) as s:
         assert is_suppressed(s.conn, "Again@Example.org")
 
 
 def test_a_second_sweep_is_refused_while_one_runs(cli, store: Path) -> None:
-    from pigment_cli.retention import SweepLock
+    from pigment_cli.store.lock import StoreLock as SweepLock
 
     with SweepLock(store):
         result = cli("retention", "sweep", "--apply")
@@ -319,10 +319,11 @@ def test_a_subject_processed_after_the_plan_is_not_erased(store: Path) -> None:
     (the manager adding an item while cron sweeps) keeps the subject."""
     from datetime import date as day
 
-    from pigment_cli import retention
-    from pigment_cli.inventory import add_item, add_subject
     from pigment_cli.policy import default_policy
-    from pigment_cli.store import open_store
+    from pigment_cli.records.items import add_item
+    from pigment_cli.records.subjects import add_subject
+    from pigment_cli.retention import sweep as retention
+    from pigment_cli.store.connection import open_store
 
     with domain(store) as s:
         stays = add_subject(s, name="Comes Back", processed_at="2018-01-10")

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import domain
 
-from pigment_cli import sar
 from pigment_cli.errors import BadInput, NotFound, Refused
-from pigment_cli.inventory import add_item, add_subject, get_subject
+from pigment_cli.records.items import add_item
+from pigment_cli.records.subjects import add_subject, get_subject
+from pigment_cli.rights import requests as sar
 
 
 def at(day: str) -> datetime:
@@ -33,10 +34,10 @@ def _open(store: Path, person: str, received: str, today: str | None = None) -> 
 
 def test_open_computes_the_due_date_and_id(store: Path, person: str) -> None:
     view = _open(store, person, "2026-03-06", "2026-03-10")
-    assert view["id"].startswith("R-") and len(view["id"]) == 7
-    assert view["due"] == "2026-04-07"  # Easter Monday 6 Apr 2026
-    assert view["status"] == "open" and view["days_left"] == 28
-    assert view["internal_target"] == "2026-04-03"  # 28 days, never later than the due date
+    assert view.id.startswith("R-") and len(view.id) == 7
+    assert view.due == "2026-04-07"  # Easter Monday 6 Apr 2026
+    assert view.status == "open" and view.days_left == 28
+    assert view.internal_target == "2026-04-03"  # 28 days, never later than the due date
     with domain(store) as s:
         assert sar.has_open_request(s.conn, person)
         assert sar.open_request_subjects(s.conn) == {person}
@@ -45,67 +46,67 @@ def test_open_computes_the_due_date_and_id(store: Path, person: str) -> None:
 def test_identity_evidence_arriving_later_starts_the_clock(store: Path, person: str) -> None:
     view = _open(store, person, "2026-06-01")
     with domain(store, at("2026-06-20")) as s:
-        view = sar.verify_id(s, view["id"], on="2026-06-10")
-    assert view["start"] == "2026-06-10" and view["due"] == "2026-07-10"
+        view = sar.verify_id(s, view.id, on="2026-06-10")
+    assert view.start == "2026-06-10" and view.due == "2026-07-10"
     with domain(store, at("2026-06-20")) as s:
-        view = sar.fee_received(s, view["id"], on="2026-06-15")
-    assert view["start"] == "2026-06-15" and view["due"] == "2026-07-15"
+        view = sar.fee_received(s, view.id, on="2026-06-15")
+    assert view.start == "2026-06-15" and view.due == "2026-07-15"
 
 
 def test_start_is_the_latest_of_receipt_id_and_fee(store: Path, person: str) -> None:
     view = _open(store, person, "2026-06-01")
     with domain(store, at("2026-06-20")) as s:
-        sar.fee_received(s, view["id"], on="2026-06-12")
-        view = sar.verify_id(s, view["id"], on="2026-06-03")
-    assert view["start"] == "2026-06-12"
+        sar.fee_received(s, view.id, on="2026-06-12")
+        view = sar.verify_id(s, view.id, on="2026-06-03")
+    assert view.start == "2026-06-12"
 
 
 def test_pause_and_resume_move_the_due_date_by_the_days_both_included(store: Path, person: str) -> None:
-    rid = _open(store, person, "2026-10-20")["id"]  # due 20 Nov 2026 (Friday)
+    rid = _open(store, person, "2026-10-20").id  # due 20 Nov 2026 (Friday)
     with domain(store, at("2026-10-23")) as s:
         paused = sar.pause(s, rid, reason="which years?", on="2026-10-22")
-    assert paused["status"] == "paused"
-    assert paused["paused_days"] == 2 and paused["overdue"] is False  # 22 and 23 so far
+    assert paused.status == "paused"
+    assert paused.paused_days == 2 and paused.overdue is False  # 22 and 23 so far
     with domain(store, at("2026-10-26")) as s:
         view = sar.resume(s, rid, on="2026-10-25")
-    assert view["paused_days"] == 4 and view["due"] == "2026-11-24"
-    assert view["pauses"] == [{"paused_on": "2026-10-22", "resumed_on": "2026-10-25",
+    assert view.paused_days == 4 and view.due == "2026-11-24"
+    assert view.to_dict()["pauses"] == [{"paused_on": "2026-10-22", "resumed_on": "2026-10-25",
                                "reason": "which years?"}]
     with domain(store, at("2026-11-03")) as s:  # a second pause, touching the first: no day twice
         sar.pause(s, rid, reason="and which clinic?", on="2026-10-25")
         view = sar.resume(s, rid, on="2026-10-26")
-    assert view["paused_days"] == 5 and view["due"] == "2026-11-25"
+    assert view.paused_days == 5 and view.due == "2026-11-25"
 
 
 def test_paused_days_before_the_clock_started_do_not_count(store: Path, person: str) -> None:
-    rid = _open(store, person, "2026-06-01")["id"]
+    rid = _open(store, person, "2026-06-01").id
     with domain(store, at("2026-06-20")) as s:
         sar.pause(s, rid, reason="r", on="2026-06-02")
         sar.resume(s, rid, on="2026-06-05")
         view = sar.verify_id(s, rid, on="2026-06-10")
-    assert view["paused_days"] == 0 and view["due"] == "2026-07-10"
+    assert view.paused_days == 0 and view.due == "2026-07-10"
 
 
 def test_extension_is_three_months_from_the_start(store: Path, person: str) -> None:
-    rid = _open(store, person, "2026-01-31", "2026-02-01")["id"]
+    rid = _open(store, person, "2026-01-31", "2026-02-01").id
     with domain(store, at("2026-02-10")) as s:
         view = sar.extend(s, rid, reason="many records")
-    assert view["extended"] and view["extended_on"] == "2026-02-10"
-    assert view["due"] == "2026-04-30" and view["one_month_due"] == "2026-03-02"  # 28 Feb is a Saturday
-    assert view["internal_target"] == "2026-04-27"  # 3 days before the extended due date
+    assert view.extended and view.extended_on == "2026-02-10"
+    assert view.due == "2026-04-30" and view.one_month_due == "2026-03-02"  # 28 Feb is a Saturday
+    assert view.internal_target == "2026-04-27"  # 3 days before the extended due date
 
 
 def test_extension_after_the_first_month_is_refused(store: Path, person: str) -> None:
-    rid = _open(store, person, "2026-01-31", "2026-02-01")["id"]
+    rid = _open(store, person, "2026-01-31", "2026-02-01").id
     with domain(store, at("2026-03-10")) as s:
         with pytest.raises(Refused, match="2026-03-02"):
             sar.extend(s, rid, reason="late")
         view = sar.extend(s, rid, reason="decided in time", on="2026-03-02")  # last day: allowed
-    assert view["due"] == "2026-04-30"
+    assert view.due == "2026-04-30"
 
 
 def test_extending_twice_is_bad_input(store: Path, person: str) -> None:
-    rid = _open(store, person, "2026-11-02", "2026-11-02")["id"]
+    rid = _open(store, person, "2026-11-02", "2026-11-02").id
     with domain(store) as s:
         sar.extend(s, rid, reason="complex")
         with pytest.raises(BadInput, match="already extended"):
@@ -113,7 +114,7 @@ def test_extending_twice_is_bad_input(store: Path, person: str) -> None:
 
 
 def test_a_pause_after_the_deadline_is_refused(store: Path, person: str) -> None:
-    rid = _open(store, person, "2026-09-01", "2026-09-01")["id"]  # due 1 Oct 2026
+    rid = _open(store, person, "2026-09-01", "2026-09-01").id  # due 1 Oct 2026
     with domain(store) as s:
         with pytest.raises(Refused):
             sar.pause(s, rid, reason="too late", on="2026-10-02")
@@ -130,17 +131,17 @@ def test_a_pause_after_the_deadline_is_refused(store: Path, person: str) -> None
     (lambda s, r: sar.extend(s, r, reason="x", on="2026/11/20"), "2026-03-31"),
 ])
 def test_impossible_steps_are_bad_input(store: Path, person: str, step, message: str) -> None:
-    rid = _open(store, person, "2026-11-10", "2026-11-10")["id"]
+    rid = _open(store, person, "2026-11-10", "2026-11-10").id
     with domain(store) as s:
         with pytest.raises(BadInput, match=message):
             step(s, rid)
 
 
 def test_steps_on_a_closed_request_are_bad_input(store: Path, person: str) -> None:
-    rid = _open(store, person, "2026-11-10", "2026-11-10")["id"]
+    rid = _open(store, person, "2026-11-10", "2026-11-10").id
     with domain(store) as s:
-        view, package = sar.close(s, rid, on="2026-11-20")
-    assert view["status"] == "closed" and package is None and view["days_left"] is None
+        view = sar.close(s, rid, on="2026-11-20")
+    assert view.status == "closed" and view.days_left is None
     with domain(store) as s:
         assert not sar.has_open_request(s.conn, person)
         for step in (lambda: sar.close(s, rid, on="2026-11-21"),
@@ -152,7 +153,7 @@ def test_steps_on_a_closed_request_are_bad_input(store: Path, person: str) -> No
 
 
 def test_double_pause_and_double_review_are_bad_input(store: Path, person: str) -> None:
-    rid = _open(store, person, "2026-11-10", "2026-11-10")["id"]
+    rid = _open(store, person, "2026-11-10", "2026-11-10").id
     with domain(store) as s:
         sar.pause(s, rid, reason="x", on="2026-11-11")
         with pytest.raises(BadInput, match="already paused"):
@@ -168,14 +169,15 @@ def test_close_needs_a_review_when_health_data_is_held(store: Path, person: str)
     with domain(store) as s:
         add_item(s, person, category="medical_history", source="consultation",
                  purpose="medical_records", value="Psoriasis")
-    rid = _open(store, person, "2026-11-10", "2026-11-10")["id"]
+    rid = _open(store, person, "2026-11-10", "2026-11-10").id
     with domain(store) as s:
         with pytest.raises(Refused, match="review"):
             sar.close(s, rid)
     with domain(store) as s:
         sar.review(s, rid, by="Dr Shah", outcome="withhold-part", note="one letter held back")
-        view, _ = sar.close(s, rid)
-    assert view["status"] == "closed" and view["review"]["outcome"] == "withhold-part"
+        view = sar.close(s, rid)
+    assert view.status == "closed" and view.review is not None
+    assert view.review.outcome == "withhold-part"
 
 
 def test_unknown_request_is_not_found(store: Path) -> None:
@@ -195,7 +197,7 @@ def test_unknown_subject_and_channel(store: Path, person: str) -> None:
 
 
 def test_steps_record_processing_and_audit_ids_only(store: Path, person: str) -> None:
-    rid = _open(store, person, "2026-02-01", "2026-02-01")["id"]
+    rid = _open(store, person, "2026-02-01", "2026-02-01").id
     with domain(store, at("2026-02-05")) as s:
         assert get_subject(s.conn, person).last_processed_at == "2026-02-01"
         sar.pause(s, rid, reason="SECRET-REASON", on="2026-02-03")
@@ -215,16 +217,16 @@ def test_steps_record_processing_and_audit_ids_only(store: Path, person: str) ->
 
 
 def test_list_filters_and_orders_by_due_date(store: Path, person: str) -> None:
-    late = _open(store, person, "2026-09-01", "2026-09-01")["id"]  # due 1 Oct 2026
-    soon = _open(store, person, "2026-10-28", "2026-10-28")["id"]  # due 30 Nov 2026
-    later = _open(store, person, "2026-11-20", "2026-11-20")["id"]  # due 21 Dec 2026
+    late = _open(store, person, "2026-09-01", "2026-09-01").id  # due 1 Oct 2026
+    soon = _open(store, person, "2026-10-28", "2026-10-28").id  # due 30 Nov 2026
+    later = _open(store, person, "2026-11-20", "2026-11-20").id  # due 21 Dec 2026
     with domain(store) as s:  # today 25 Nov 2026
-        assert [v["id"] for v in sar.list_requests(s)] == [late, soon, later]
-        assert [v["id"] for v in sar.list_requests(s, overdue_only=True)] == [late]
-        assert [v["id"] for v in sar.list_requests(s, due_within=7)] == [late, soon]
+        assert [v.id for v in sar.list_requests(s)] == [late, soon, later]
+        assert [v.id for v in sar.list_requests(s, overdue_only=True)] == [late]
+        assert [v.id for v in sar.list_requests(s, due_within=7)] == [late, soon]
         sar.close(s, late)
-        assert [v["id"] for v in sar.list_requests(s, open_only=True)] == [soon, later]
-        assert [v["id"] for v in sar.list_requests(s)] == [soon, later, late]
+        assert [v.id for v in sar.list_requests(s, open_only=True)] == [soon, later]
+        assert [v.id for v in sar.list_requests(s)] == [soon, later, late]
 
 
 def test_parse_within() -> None:
@@ -235,11 +237,11 @@ def test_parse_within() -> None:
 
 
 def test_holding_view_lists_requests(store: Path, person: str) -> None:
-    from pigment_cli.inventory import holding
+    from pigment_cli.reports.holding import holding
 
-    rid = _open(store, person, "2026-11-02", "2026-11-02")["id"]
+    rid = _open(store, person, "2026-11-02", "2026-11-02").id
     with domain(store) as s:
         view = holding(s, person)
-    assert view["requests"] == [{"request": rid, "status": "open", "received": "2026-11-02",
+    assert view.to_dict()["requests"] == [{"request": rid, "status": "open", "received": "2026-11-02",
                                  "due": "2026-12-02", "days_left": 7, "extended": None,
                                  "closed": None}]

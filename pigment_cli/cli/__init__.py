@@ -112,7 +112,7 @@ class PigmentGroup(TyperGroup):
             say(f"pigment: {exc.message}")
             raise Exit(int(exc.exit_code)) from None
         except sqlite3.DatabaseError as exc:  # escaped a session: locked, corrupt, read-only...
-            from pigment_cli.store import store_error_from
+            from pigment_cli.store.tx import store_error_from
 
             say(f"pigment: {store_error_from(exc).message}")
             raise Exit(int(ExitCode.STORE)) from None

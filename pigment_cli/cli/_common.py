@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pigment_cli import clock
+from pigment_cli.errors import BadInput
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from pigment_cli.session import Session
+    from pigment_cli.store.session import Mode, Session
 
 DbOption = Annotated[
     Path | None,
@@ -62,8 +63,6 @@ def resolve_actor(actor: str | None) -> str:
 def refuse_future_as_of(as_of: str | None, what: str) -> None:
     """Erasing as if it were a later day would erase data before it is due: never allowed."""
     if as_of and now_for(as_of).date() > clock.system_now().date():
-        from pigment_cli.errors import BadInput
-
         raise BadInput(f"--as-of {as_of.strip()} is in the future: {what} would erase data before "
                        "it is due (use it without --apply to see what will fall due)")
 
@@ -76,15 +75,24 @@ def now_for(as_of: str | None = None) -> datetime:
 
 
 @contextmanager
-def open_session(db: Path | None, actor: str | None = None,
-                 as_of: str | None = None) -> Iterator[Session]:
-    """Open the store for one command: one transaction, committed only if the command succeeds."""
-    from pigment_cli.session import session
-    from pigment_cli.store import resolve_path
+def open_session(db: Path | None, actor: str | None = None, as_of: str | None = None, *,
+                 mode: Mode = "write", lock: bool = False) -> Iterator[Session]:
+    """The one way a command opens the store. `write` (the default): one transaction, committed
+    only if the command succeeds; `read`: a snapshot that refuses writes; `batched`: the domain
+    runs its own transactions. `lock` holds the store's lock (sweeps, erasures)."""
+    from pigment_cli.store.connection import resolve_path
+    from pigment_cli.store.session import session
 
     with session(resolve_path(db), now=now_for(as_of), actor=resolve_actor(actor),
-                 wall=clock.system_now()) as s:
+                 wall=clock.system_now(), mode=mode, lock=lock) as s:
         yield s
+
+
+def store_path(db: Path | None) -> Path:
+    """Where the store is (--db, else $PIGMENT_DB, else the per-user data directory)."""
+    from pigment_cli.store.connection import resolve_path
+
+    return resolve_path(db)
 
 
 _consoles: dict[str, Console] = {}
@@ -117,8 +125,14 @@ def reset_consoles() -> None:
     _consoles.clear()
 
 
+def _jsonable(value: Any) -> Any:
+    """Records render themselves (`to_dict`); anything else unknown to JSON becomes text."""
+    to_dict = getattr(value, "to_dict", None)
+    return to_dict() if callable(to_dict) else str(value)
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable) + "\n")
 
 
 def say(message: str) -> None:

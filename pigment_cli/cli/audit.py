@@ -21,8 +21,8 @@ def log(
     db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
     """Print audit entries, oldest first. Example: pigment audit log --subject S-7K3Q9"""
-    from pigment_cli import audit
     from pigment_cli.clock import normalise_when
+    from pigment_cli.store import audit
 
     since_at = normalise_when(since, "--since") if since else None
     with open_session(db, actor) as s:
@@ -40,11 +40,10 @@ def log(
 @app.command("verify")
 def verify(db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False) -> None:
     """Check the audit chain; exit 1 naming the first broken entry. Example: pigment audit verify"""
-    from pigment_cli import audit
+    from pigment_cli.store.session import verify_audit
 
     with open_session(db, actor) as s:
-        report = audit.verify(s.conn)
-        audit.mark_verified(s.conn, report, s.stamp)
+        report = verify_audit(s)
     if json_:
         print_json({k: v for k, v in report.__dict__.items() if k != "head_hash"})
     if not report.ok:

@@ -21,7 +21,7 @@ from pigment_cli.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from pigment_cli.consent import ConsentState, EventResult
+    from pigment_cli.records.consents import ConsentState, EventResult
 
 app = typer.Typer(help="Consents to the optional purposes: newsletters, surveys, ads, cookies, "
                   "non-medical sharing.", no_args_is_help=True)
@@ -73,7 +73,7 @@ def grant(
     """Record that a subject consented to a purpose.
     Example: pigment consent grant S-7K3Q9 newsletter --via paper_form --evidence "form 2026/114"
     """
-    from pigment_cli import consent
+    from pigment_cli.records import consents as consent
 
     with open_session(db, actor) as s:
         result = consent.grant(s, subject_id, purpose, via=via, evidence=evidence, notice=notice,
@@ -90,7 +90,7 @@ def withdraw(
     """Record that a subject withdrew (or refused) consent to a purpose.
     Example: pigment consent withdraw S-7K3Q9 newsletter --via email --at 2026-11-20
     """
-    from pigment_cli import consent
+    from pigment_cli.records import consents as consent
 
     with open_session(db, actor) as s:
         result = consent.withdraw(s, subject_id, purpose, via=via, evidence=evidence,
@@ -107,7 +107,7 @@ def _state_rows(states: list[ConsentState]) -> list[list[Any]]:
 def status(subject_id: SubjectArg, db: DbOption = None, actor: ActorOption = None,
            json_: JsonFlag = False) -> None:
     """Show where every consent purpose stands for a subject. Example: pigment consent status S-7K3Q9"""
-    from pigment_cli import consent
+    from pigment_cli.records import consents as consent
 
     with open_session(db, actor) as s:
         states = consent.status(s, subject_id)
@@ -122,7 +122,7 @@ def status(subject_id: SubjectArg, db: DbOption = None, actor: ActorOption = Non
 def history(subject_id: SubjectArg, db: DbOption = None, actor: ActorOption = None,
             json_: JsonFlag = False) -> None:
     """List every consent event of a subject, oldest first. Example: pigment consent history S-7K3Q9"""
-    from pigment_cli import consent
+    from pigment_cli.records import consents as consent
 
     with open_session(db, actor) as s:
         events = consent.history(s, subject_id)
@@ -148,8 +148,8 @@ def check(
     """Exit 0 if the subject's consent is granted now, 1 if not (for scripts).
     Example: pigment consent check S-7K3Q9 newsletter --quiet && send-newsletter
     """
-    from pigment_cli import consent
     from pigment_cli.errors import CheckFailed
+    from pigment_cli.records import consents as consent
 
     with open_session(db, actor) as s:
         result = consent.check(s, subject_id, purpose, written=written)
@@ -168,7 +168,7 @@ def unsuppress(subject_id: SubjectArg, db: DbOption = None, actor: ActorOption =
     """Take a subject's email off the suppression list after a new written consent.
     Example: pigment consent unsuppress S-7K3Q9
     """
-    from pigment_cli import consent
+    from pigment_cli.records import consents as consent
 
     with open_session(db, actor) as s:
         result = consent.unsuppress(s, subject_id)
@@ -205,8 +205,8 @@ def audience(
     """
     import io
 
-    from pigment_cli import consent
-    from pigment_cli.formats import write_csv, write_private_file
+    from pigment_cli.files import write_csv, write_private_file
+    from pigment_cli.records import consents as consent
 
     if json_:  # --json is short for --format json, as in pigment report
         format_ = AudienceFormat.json
@@ -246,7 +246,7 @@ def import_withdrawals(
     """Withdraw consent for every subject whose email is in a mailing service's unsubscribe export.
     Example: pigment consent import-withdrawals unsubscribed.csv --purpose newsletter --via newsletter_link
     """
-    from pigment_cli import consent
+    from pigment_cli.records import consents as consent
 
     with open_session(db, actor) as s:
         report = consent.import_withdrawals(s, file, purpose=purpose, via=via, dry_run=dry_run)

@@ -14,6 +14,7 @@ from pigment_cli.cli._common import (
     open_session,
     print_json,
     say,
+    store_path,
 )
 
 
@@ -28,9 +29,8 @@ def demo(
     """Fill a new or empty store with a fictional clinic. Example: pigment demo --subjects 1000 --seed 7 --db /tmp/demo.db
     """
     from pigment_cli.demo import build_demo
-    from pigment_cli.store import resolve_path
 
-    if not resolve_path(db).exists():
+    if not store_path(db).exists():
         from pigment_cli.cli.store import init
 
         init(db=db, policy_file=None, actor=actor)

@@ -44,7 +44,7 @@ def disclose(
     """Record that a subject's data went to a recipient; print the disclosure id.
     Example: pigment disclose S-7K3Q9 --to "North Lab Ltd" --recipient-type laboratory --purpose medical_referral --items identity,medical_history
     """
-    from pigment_cli import disclosure
+    from pigment_cli.records import disclosures as disclosure
 
     with open_session(db, actor) as s:
         record = disclosure.disclose(s, subject_id, recipient=to, recipient_type=recipient_type,
@@ -62,7 +62,7 @@ def disclose(
 def list_(subject_id: SubjectArg, db: DbOption = None, actor: ActorOption = None,
           json_: JsonFlag = False) -> None:
     """List a subject's disclosures, oldest first. Example: pigment disclosure list S-7K3Q9"""
-    from pigment_cli import disclosure
+    from pigment_cli.records import disclosures as disclosure
 
     with open_session(db, actor) as s:
         found = disclosure.list_disclosures(s, subject_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
 from typing import Annotated
 
 import typer
@@ -33,23 +32,12 @@ def erase(
 ) -> None:
     """Erase a subject's data on request, keeping only what the law requires (and saying why).
     Example: pigment erase S-7K3Q9 --reason objection --apply"""
-    from pigment_cli.erasure import erase_on_request, scrub_files
-    from pigment_cli.retention import SweepLock
-    from pigment_cli.store import resolve_path
+    from pigment_cli.rights.erasure import erase_on_request
 
     if apply:
         refuse_future_as_of(as_of, "erase --apply")
-    with SweepLock(resolve_path(db)) if apply else nullcontext():  # a preview only reads
-        with open_session(db, actor, as_of) as s:
-            outcome = erase_on_request(s, subject_id, ground=reason, via=via, apply=apply)
-        if apply:
-            from pigment_cli.store import open_store
-
-            conn = open_store(resolve_path(db))
-            try:
-                scrub_files(conn)
-            finally:
-                conn.close()
+    with open_session(db, actor, as_of, lock=apply) as s:  # a preview takes no lock
+        outcome = erase_on_request(s, subject_id, ground=reason, via=via, apply=apply)
     if json_:
         print_json(outcome.to_dict())
         return

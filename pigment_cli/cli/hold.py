@@ -33,7 +33,7 @@ def add(
 ) -> None:
     """Hold a subject's data past its retention date; print the hold id.
     Example: pigment hold add S-7K3Q9 --reason "outstanding debt" --until 2027-06-30"""
-    from pigment_cli.holds import add_hold
+    from pigment_cli.records.holds import add_hold
 
     with open_session(db, actor, as_of) as s:
         hold = add_hold(s, subject_id, reason=reason, until=until)
@@ -47,7 +47,7 @@ def list_(
     db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None, json_: JsonFlag = False,
 ) -> None:
     """List active holds (--all: every hold). Example: pigment hold list --all"""
-    from pigment_cli.holds import list_holds
+    from pigment_cli.records.holds import list_holds
 
     with open_session(db, actor, as_of) as s:
         holds = list_holds(s, subject_id=subject, include_inactive=all_)
@@ -63,7 +63,7 @@ def list_(
 def release(hold_id: HoldArg, db: DbOption = None, actor: ActorOption = None,
             as_of: AsOfOption = None) -> None:
     """Release a hold: the retention rules apply again. Example: pigment hold release H-4RT9Q"""
-    from pigment_cli.holds import release_hold
+    from pigment_cli.records.holds import release_hold
 
     with open_session(db, actor, as_of) as s:
         hold = release_hold(s, hold_id)

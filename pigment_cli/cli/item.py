@@ -38,7 +38,7 @@ def add(
     """Record a piece of data held on a subject; print its item id.
     Example: pigment item add S-7K3Q9 --category medical_history --source consultation --purpose medical_records --value "Eczema, 2019"
     """
-    from pigment_cli.inventory import add_item
+    from pigment_cli.records.items import add_item
 
     with open_session(db, actor) as s:
         item = add_item(s, subject_id, category=category, source=source, purpose=purpose,
@@ -54,7 +54,7 @@ def touch(
     db: DbOption = None, actor: ActorOption = None,
 ) -> None:
     """Record a new processing of an item (restarts its retention clock). Example: pigment item touch 42"""
-    from pigment_cli.inventory import touch_item
+    from pigment_cli.records.items import touch_item
 
     with open_session(db, actor) as s:
         item = touch_item(s, item_id, processed)
@@ -68,7 +68,7 @@ def list_(
     db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
     """List a subject's items with their erasure dates. Example: pigment item list S-7K3Q9"""
-    from pigment_cli.inventory import list_items
+    from pigment_cli.records.items import list_items
 
     with open_session(db, actor) as s:
         items = list_items(s, subject_id, category)

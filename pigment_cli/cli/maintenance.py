@@ -12,13 +12,14 @@ from pigment_cli.cli._common import (
     AsOfOption,
     DbOption,
     JsonFlag,
-    now_for,
+    open_session,
     print_json,
     resolve_actor,
     say,
+    store_path,
     table,
 )
-from pigment_cli.errors import BadInput, CheckFailed
+from pigment_cli.errors import CheckFailed
 
 
 def backup(
@@ -26,19 +27,10 @@ def backup(
     db: DbOption = None, actor: ActorOption = None,
 ) -> None:
     """Copy the store, consistently, while others keep working. Example: pigment backup /mnt/backups/"""
-    from pigment_cli import audit
     from pigment_cli.backup import backup as copy
-    from pigment_cli.clock import iso_now, system_now
-    from pigment_cli.store import open_store, resolve_path, transaction
 
-    stamp = iso_now(system_now())
-    conn = open_store(resolve_path(db))
-    try:
-        written = copy(conn, dest, stamp=stamp)
-        with transaction(conn):
-            audit.record(conn, at=stamp, actor=resolve_actor(actor), command="backup")
-    finally:
-        conn.close()
+    with open_session(db, actor, mode="batched") as s:
+        written = copy(s, dest)
     print(written)
 
 
@@ -52,17 +44,10 @@ def restore(
     Example: pigment restore /mnt/backups/pigment-backup-20261124T021500.db --replace"""
     from pigment_cli.backup import restore as put_back
     from pigment_cli.clock import iso_now, system_now
-    from pigment_cli.retention import SweepLock
-    from pigment_cli.store import resolve_path
 
-    path = resolve_path(db)
-    if not source.exists():
-        raise BadInput(f"no backup at {source}")
-    if path.exists() and not replace:
-        raise BadInput(f"{path} exists; add --replace to overwrite it with the backup "
-                       "(stop cron and other users first)")
-    with SweepLock(path):
-        result = put_back(source, path, stamp=iso_now(system_now()), actor=resolve_actor(actor))
+    path = store_path(db)
+    result = put_back(source, path, replace=replace, stamp=iso_now(system_now()),
+                      actor=resolve_actor(actor))
     if not result["journal_found"]:
         say(f"pigment: WARNING: no erasure journal at {result['journal']}: anyone erased after the "
             "backup was taken is back; set PIGMENT_ERASURE_LOG to the journal's path and restore again")
@@ -77,16 +62,10 @@ def restore(
 
 def check(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = False) -> None:
     """Check the store's health; exit 1 with a list of findings. Example: pigment check"""
-    from pigment_cli.health import check as run
-    from pigment_cli.policy import policy_in_force
-    from pigment_cli.store import open_store, resolve_path
+    from pigment_cli.reports.health import check as run
 
-    path = resolve_path(db)
-    conn = open_store(path)
-    try:
-        report = run(conn, policy_in_force(conn), path, now_for(as_of).date())
-    finally:
-        conn.close()
+    with open_session(db, as_of=as_of, mode="read") as s:
+        report = run(s)
     if json_:
         print_json(report)
     elif report["findings"]:

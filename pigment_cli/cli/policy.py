@@ -26,23 +26,24 @@ def show(db: DbOption = None, json_: JsonFlag = False, actor: ActorOption = None
     if json_:
         print_json({"version": policy.version, "sha256": policy.sha256,
                     "store_version": history[-1]["version"] if history else None,
-                    "policy": policy.data})
+                    "policy": policy.data})  # the whole document, as the store holds it
         return
-    data = policy.data
     table(f"Policy {policy.version} (store version {history[-1]['version'] if history else '-'})",
           ["", ""], [
-              ["controller", data["controller"]["name"]],
-              ["contact", data["controller"]["email"]],
-              ["supervisory authority", data["supervisory_authority"]["name"]],
+              ["controller", policy.controller["name"]],
+              ["contact", policy.controller["email"]],
+              ["supervisory authority", policy.authority["name"]],
               ["retention", policy.retention_label()],
           ])
     table("Purposes", ["purpose", "lawful basis", "label"],
-          [[k, v["basis"], v["label"]] for k, v in data["purposes"].items()])
+          [[k, policy.purpose(k).basis, policy.purpose(k).label] for k in policy.keys("purposes")])
     table("Categories", ["category", "retention", "label"],
-          [[k, policy.retention_label(k), v["label"]] for k, v in data["categories"].items()])
-    table("Sources", ["source", "label"], [[k, v["label"]] for k, v in data["sources"].items()])
+          [[k, policy.retention_label(k), policy.label("categories", k)]
+           for k in policy.keys("categories")])
+    table("Sources", ["source", "label"],
+          [[k, policy.label("sources", k)] for k in policy.keys("sources")])
     table("Recipient types", ["type", "label"],
-          [[k, v["label"]] for k, v in data["recipient_types"].items()])
+          [[k, policy.label("recipient_types", k)] for k in policy.keys("recipient_types")])
 
 
 @app.command("check")
@@ -68,15 +69,15 @@ def check(file: FileArg, json_: JsonFlag = False) -> None:
 @app.command("apply")
 def apply(file: FileArg, db: DbOption = None, actor: ActorOption = None) -> None:
     """Put a policy file in force (the old versions are kept). Example: pigment policy apply p.toml"""
-    from pigment_cli.policy import parse_policy, read_policy_file, store_policy
+    from pigment_cli.policy import parse_policy, read_policy_file
+    from pigment_cli.store.session import apply_policy
 
     policy = parse_policy(read_policy_file(file))
     with open_session(db, actor) as s:
-        if s.policy.sha256 == policy.sha256:
-            say("pigment: that policy is already in force; nothing changed")
-            return
-        version = store_policy(s.conn, policy, s.stamp, s.actor)
-        s.audit("policy apply", policy_version=version, sha256=policy.sha256)
+        version = apply_policy(s, policy)
+    if version is None:
+        say("pigment: that policy is already in force; nothing changed")
+        return
     for warning in policy.warnings:
         say(f"pigment: {file}: {warning}")
     say(f"pigment: policy {policy.version} in force as store version {version}")
@@ -107,7 +108,7 @@ def ropa(
 ) -> None:
     """Print the Art. 30 record of processing activities, from the policy in force.
     Example: pigment policy ropa --format html --out ropa.html"""
-    from pigment_cli.ropa import render_ropa
+    from pigment_cli.reports.ropa import render_ropa
 
     with open_session(db, actor) as s:
         text = render_ropa(s.policy, format_)
@@ -123,7 +124,7 @@ def export(
 ) -> None:
     """Export the policy's data map for another tool. Example: pigment policy export --format fideslang"""
     from pigment_cli.errors import BadInput
-    from pigment_cli.ropa import render_fides
+    from pigment_cli.reports.ropa import render_fides
 
     if format_ != "fideslang":
         raise BadInput(f"unknown --format {format_!r}; the only export format is fideslang")
@@ -138,7 +139,7 @@ def _emit(text: str, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from pigment_cli.formats import write_private_file
+    from pigment_cli.files import write_private_file
 
     write_private_file(out, text)
     say(f"pigment: wrote {out}")

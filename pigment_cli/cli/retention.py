@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import nullcontext
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,64 +14,60 @@ from pigment_cli.cli._common import (
     DbOption,
     JsonFlag,
     err,
-    now_for,
+    open_session,
     out,
     print_json,
     refuse_future_as_of,
-    resolve_actor,
     table,
 )
+
+if TYPE_CHECKING:
+    from pigment_cli.retention.plan import ForecastMonth, Held
 
 app = typer.Typer(help="The 7-year promise: what falls due, and the sweep that erases it.",
                   no_args_is_help=True)
 
 
-def _held_rows(held: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[h["subject_id"], h["due"], h["rule"], "; ".join(h["reasons"])] for h in held]
+def _held_rows(held: list[Held]) -> list[list[Any]]:
+    return [[h.subject_id, h.due, h.rule, "; ".join(h.reasons)] for h in held]
 
 
 @app.command("plan")
 def plan(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = False) -> None:
     """Show what a sweep would erase, what is held back and why, and a 12-month forecast.
     Example: pigment retention plan --as-of 2027-01-01"""
-    from pigment_cli import retention
-    from pigment_cli.policy import policy_in_force
-    from pigment_cli.store import open_store, resolve_path
+    from pigment_cli.retention.plan import plan as make_plan
 
-    today = now_for(as_of).date()
-    conn = open_store(resolve_path(db))
-    try:
-        the_plan = retention.plan(conn, policy_in_force(conn), today)
-    finally:
-        conn.close()
+    with open_session(db, as_of=as_of, mode="read") as s:
+        the_plan = make_plan(s.conn, s.policy, s.today)
+    today = the_plan.as_of
     if json_:
         print_json(the_plan.to_dict())
         return
     table(f"Due on {today.isoformat()}: {len(the_plan.subjects)} subject(s) to erase whole",
           ["subject", "due", "last processed", "rule"],
-          [[e["subject_id"], e["due"], e["last_processed_at"][:10], e["rule"]]
-           for e in the_plan.subjects])
+          [[e.subject_id, e.due, e.last_processed_at[:10], e.rule] for e in the_plan.subjects])
     table(f"{len(the_plan.items)} single item(s) due under a category rule",
           ["item", "subject", "category", "due", "rule"],
-          [[e["item"], e["subject_id"], e["category"], e["due"], e["rule"]] for e in the_plan.items])
+          [[e.item, e.subject_id, e.category, e.due, e.rule] for e in the_plan.items])
     table(f"{len(the_plan.held)} subject(s) due but held back", ["subject", "due", "rule", "why"],
           _held_rows(the_plan.held))
     _forecast(the_plan.forecast)
 
 
-def _forecast(rows: list[dict[str, Any]]) -> None:
+def _forecast(rows: list[ForecastMonth]) -> None:
     console = out()
     if console.is_terminal:
-        widest = max([r["subjects"] + r["items"] for r in rows] + [1])
+        widest = max([r.subjects + r.items for r in rows] + [1])
         console.print("Forecast: what falls due in the next 12 months")
         for r in rows:
-            total = r["subjects"] + r["items"]
+            total = r.subjects + r.items
             bar = "█" * round(40 * total / widest) if total else ""
-            console.print(f"{r['month']}  [cyan]{bar}[/cyan] {r['subjects']} subject(s), "
-                          f"{r['items']} item(s)", markup=True, highlight=False)
+            console.print(f"{r.month}  [cyan]{bar}[/cyan] {r.subjects} subject(s), "
+                          f"{r.items} item(s)", markup=True, highlight=False)
         return
     table("Forecast: what falls due in the next 12 months", ["month", "subjects", "items"],
-          [[r["month"], r["subjects"], r["items"]] for r in rows])
+          [[r.month, r.subjects, r.items] for r in rows])
 
 
 @app.command("sweep")
@@ -83,30 +78,19 @@ def sweep(
     db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
     """Erase what is due (a dry run unless --apply). Example: pigment retention sweep --apply --json"""
-    from pigment_cli import retention
-    from pigment_cli.clock import iso_now, system_now
-    from pigment_cli.policy import policy_in_force
-    from pigment_cli.store import open_store, resolve_path
+    from pigment_cli.retention.sweep import sweep as run_sweep
 
     if apply:
         refuse_future_as_of(as_of, "retention sweep --apply")
-    now = now_for(as_of)
-    path = resolve_path(db)
-    conn = open_store(path)
-    try:
-        # Only a sweep that erases takes the lock: a dry run reads, and leaves no file behind.
-        with retention.SweepLock(path) if apply else nullcontext():
-            policy = policy_in_force(conn)
-            progress = _progress_bar() if apply and not quiet and err().is_terminal else None
-            try:
-                result = retention.sweep(
-                    conn, policy, now.date(), stamp=iso_now(system_now()), actor=resolve_actor(actor),
-                    apply=apply, progress=progress.update if progress else None)
-            finally:
-                if progress:
-                    progress.close()
-    finally:
-        conn.close()
+    # Only a sweep that erases takes the lock: a dry run reads, and leaves no file behind.
+    with open_session(db, actor, as_of, mode="batched", lock=apply) as s:
+        progress = _progress_bar() if apply and not quiet and err().is_terminal else None
+        try:
+            result = run_sweep(s.conn, s.policy, s.today, stamp=s.stamp, actor=s.actor,
+                               apply=apply, progress=progress.update if progress else None)
+        finally:
+            if progress:
+                progress.close()
     if quiet:
         return
     if json_:  # one line, for cron logs

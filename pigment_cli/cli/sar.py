@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,8 +16,12 @@ from pigment_cli.cli._common import (
     open_session,
     print_json,
     say,
+    store_path,
     table,
 )
+
+if TYPE_CHECKING:
+    from pigment_cli.rights.requests import RequestView
 
 app = typer.Typer(help="Subject-access requests: deadlines, lifecycle, the access package.",
                   no_args_is_help=True)
@@ -34,9 +38,9 @@ ZipFlag = Annotated[bool, typer.Option(
     "--zip", help="Write one zip file instead of a directory (implied by a path ending in .zip).")]
 
 
-def _step_done(view: dict[str, Any], what: str) -> None:
-    state = "clock stopped" if view["status"] == "paused" else view["status"]
-    say(f"pigment: {view['id']} {what}; due {view['due']} ({state})")
+def _step_done(view: RequestView, what: str) -> None:
+    state = "clock stopped" if view.status == "paused" else view.status
+    say(f"pigment: {view.id} {what}; due {view.due} ({state})")
 
 
 @app.command("deadline")
@@ -50,12 +54,11 @@ def deadline_(
     """Print the due date of a request whose clock starts on DATE. Example: pigment sar deadline 2024-11-25"""
     from pigment_cli.clock import parse_date
     from pigment_cli.policy import default_policy
-    from pigment_cli.sar import deadline
-    from pigment_cli.store import resolve_path
+    from pigment_cli.rights.requests import deadline
 
     start = parse_date(received, "DATE")
-    if resolve_path(db).exists():  # the store's policy (its bank-holiday region) when there is one
-        with open_session(db) as s:
+    if store_path(db).exists():  # the store's policy (its bank-holiday region) when there is one
+        with open_session(db, mode="read") as s:
             policy = s.policy
     else:
         policy = default_policy()
@@ -77,14 +80,14 @@ def open_(
     """Record a subject-access request; print its id and due date.
     Example: pigment sar open S-7K3Q9 --received 2026-11-02 --channel letter
     """
-    from pigment_cli.sar import open_request
+    from pigment_cli.rights.requests import open_request
 
     with open_session(db, actor, as_of) as s:
         view = open_request(s, subject_id, received=received, channel=channel)
     if json_:
         print_json(view)
     else:
-        print(f"{view['id']} {view['due']}")
+        print(f"{view.id} {view.due}")
 
 
 @app.command("verify-id")
@@ -93,11 +96,11 @@ def verify_id(request_id: RequestArg, on: OnOption = None, db: DbOption = None,
     """Record the day requested proof of identity arrived (the clock starts then).
     Example: pigment sar verify-id R-4MX2P --on 2026-11-06
     """
-    from pigment_cli.sar import verify_id as verify
+    from pigment_cli.rights.requests import verify_id as verify
 
     with open_session(db, actor, as_of) as s:
         view = verify(s, request_id, on=on)
-    _step_done(view, f"identity verified; the clock starts {view['start']}")
+    _step_done(view, f"identity verified; the clock starts {view.start}")
 
 
 @app.command("fee-received")
@@ -106,11 +109,11 @@ def fee_received(request_id: RequestArg, on: OnOption = None, db: DbOption = Non
     """Record the day a requested fee arrived (the clock starts then if it is the latest).
     Example: pigment sar fee-received R-4MX2P --on 2026-11-09
     """
-    from pigment_cli.sar import fee_received as record
+    from pigment_cli.rights.requests import fee_received as record
 
     with open_session(db, actor, as_of) as s:
         view = record(s, request_id, on=on)
-    _step_done(view, f"fee received; the clock starts {view['start']}")
+    _step_done(view, f"fee received; the clock starts {view.start}")
 
 
 @app.command("pause")
@@ -119,7 +122,7 @@ def pause(request_id: RequestArg, reason: ReasonOption, on: OnOption = None, db:
     """Stop the clock while awaiting clarification asked for on --on.
     Example: pigment sar pause R-4MX2P --reason "asked which years" --on 2026-11-10
     """
-    from pigment_cli.sar import pause as stop
+    from pigment_cli.rights.requests import pause as stop
 
     with open_session(db, actor, as_of) as s:
         view = stop(s, request_id, reason=reason, on=on)
@@ -132,11 +135,11 @@ def resume(request_id: RequestArg, on: OnOption = None, db: DbOption = None,
     """Restart the clock: the clarification arrived on --on.
     Example: pigment sar resume R-4MX2P --on 2026-11-13
     """
-    from pigment_cli.sar import resume as restart
+    from pigment_cli.rights.requests import resume as restart
 
     with open_session(db, actor, as_of) as s:
         view = restart(s, request_id, on=on)
-    _step_done(view, f"resumed after {view['paused_days']} paused day(s)")
+    _step_done(view, f"resumed after {view.paused_days} paused day(s)")
 
 
 @app.command("extend")
@@ -145,7 +148,7 @@ def extend(request_id: RequestArg, reason: ReasonOption, on: OnOption = None, db
     """Extend to three months from the start (only within the first month, only once).
     Example: pigment sar extend R-4MX2P --reason "records from three clinics"
     """
-    from pigment_cli.sar import extend as lengthen
+    from pigment_cli.rights.requests import extend as lengthen
 
     with open_session(db, actor, as_of) as s:
         view = lengthen(s, request_id, reason=reason, on=on)
@@ -163,7 +166,7 @@ def review(
     """Record a health professional's serious-harm review before health data is released.
     Example: pigment sar review R-4MX2P --by "Dr A. Shah" --outcome release --note "No risk of harm"
     """
-    from pigment_cli.sar import review as record
+    from pigment_cli.rights.requests import review as record
 
     with open_session(db, actor, as_of) as s:
         view = record(s, request_id, by=by, outcome=outcome, note=note, on=on)
@@ -183,12 +186,17 @@ def close(
     """Close an answered request (refused for health data without a recorded review).
     Example: pigment sar close R-4MX2P --on 2026-11-24 --export ~/sar/R-4MX2P
     """
-    from pigment_cli.sar import close as finish
+    from pigment_cli.rights.package import close_and_export
+    from pigment_cli.rights.requests import close as finish
 
+    package = None
     with open_session(db, actor, as_of) as s:
-        view, package = finish(s, request_id, on=on, export_to=export, zip_=zip_)
-    late = " (after its due date)" if view["closed_late"] else ""
-    say(f"pigment: {view['id']} closed on {view['closed_on']}{late}; it was due {view['due']}")
+        if export is None:
+            view = finish(s, request_id, on=on)
+        else:
+            view, package = close_and_export(s, request_id, export, on=on, zip_=zip_)
+    late = " (after its due date)" if view.closed_late else ""
+    say(f"pigment: {view.id} closed on {view.closed_on}{late}; it was due {view.due}")
     if package:
         _package_done(package)
 
@@ -214,29 +222,29 @@ def show(request_id: RequestArg, db: DbOption = None, actor: ActorOption = None,
     """Show a request: status, start, due date, days left, pauses, extension, review.
     Example: pigment sar show R-4MX2P
     """
-    from pigment_cli.sar import show_request
+    from pigment_cli.rights.requests import show_request
 
     with open_session(db, actor, as_of) as s:
         view = show_request(s, request_id)
     if json_:
         print_json(view)
         return
-    review_ = view["review"] or {}
-    table(f"Request {view['id']}", ["field", "value"], [
-        ["subject", view["subject_id"]], ["channel", view["channel"]], ["status", view["status"]],
-        ["received", view["received_on"]], ["identity verified", view["id_verified_on"]],
-        ["fee received", view["fee_received_on"]], ["clock started", view["start"]],
-        ["paused days", view["paused_days"]],
-        ["extended", f"{view['extended_on']}: {view['extension_reason']}" if view["extended"] else "no"],
-        ["due", view["due"]], ["internal target", view["internal_target"]],
-        ["days left", view["days_left"]], ["overdue", "yes" if view["overdue"] else "no"],
-        ["review", f"{review_['reviewed_on']} by {review_['reviewer']}: {review_['outcome']}"
+    review_ = view.review
+    table(f"Request {view.id}", ["field", "value"], [
+        ["subject", view.subject_id], ["channel", view.channel], ["status", view.status],
+        ["received", view.received_on], ["identity verified", view.id_verified_on],
+        ["fee received", view.fee_received_on], ["clock started", view.start],
+        ["paused days", view.paused_days],
+        ["extended", f"{view.extended_on}: {view.extension_reason}" if view.extended else "no"],
+        ["due", view.due], ["internal target", view.internal_target],
+        ["days left", view.days_left], ["overdue", "yes" if view.overdue else "no"],
+        ["review", f"{review_.reviewed_on} by {review_.reviewer}: {review_.outcome}"
          if review_ else None],
-        ["review note", review_.get("note")], ["closed", view["closed_on"]],
+        ["review note", review_.note if review_ else None], ["closed", view.closed_on],
     ])
-    if view["pauses"]:
+    if view.pauses:
         table("Pauses (clock stopped)", ["asked for clarification", "clarification arrived", "reason"],
-              [[p["paused_on"], p["resumed_on"], p["reason"]] for p in view["pauses"]])
+              [[p.paused_on, p.resumed_on, p.reason] for p in view.pauses])
 
 
 @app.command("list")
@@ -253,7 +261,7 @@ def list_(
     Example: pigment sar list --open --due-within 7d
     """
     from pigment_cli.errors import CheckFailed
-    from pigment_cli.sar import list_requests, parse_within
+    from pigment_cli.rights.requests import list_requests, parse_within
 
     within = parse_within(due_within) if due_within is not None else None
     with open_session(db, actor, as_of) as s:
@@ -263,9 +271,9 @@ def list_(
     else:
         table(f"{len(views)} request(s)",
               ["request", "subject", "status", "received", "clock from", "due", "days left"],
-              [[v["id"], v["subject_id"], _status_word(v), v["received_on"], v["start"], v["due"],
-                v["days_left"]] for v in views])
-    late = sum(v["overdue"] for v in views)
+              [[v.id, v.subject_id, _status_word(v), v.received_on, v.start, v.due,
+                v.days_left] for v in views])
+    late = sum(v.overdue for v in views)
     if overdue and late:
         raise CheckFailed(f"{late} request(s) overdue")
 
@@ -281,15 +289,15 @@ def export(
     """Write the subject-access package (report.html, data.json, CSVs, manifest) to a new directory.
     Example: pigment sar export S-7K3Q9 --out ~/sar/S-7K3Q9
     """
-    from pigment_cli.export import export_package
+    from pigment_cli.rights.package import export_package
 
     with open_session(db, actor, as_of) as s:
         package = export_package(s, subject_id, out, zip_=zip_)
     _package_done(package)
 
 
-def _status_word(view: dict[str, Any]) -> str:
+def _status_word(view: RequestView) -> str:
     """One word for the list (it must fit 80 columns): OVERDUE first, then the state."""
-    if view["overdue"]:
+    if view.overdue:
         return "OVERDUE"
-    return f"{view['status']}{' (ext.)' if view['extended'] else ''}"
+    return f"{view.status}{' (ext.)' if view.extended else ''}"

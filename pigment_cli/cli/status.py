@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from pigment_cli.cli._common import AsOfOption, DbOption, JsonFlag, now_for, out, print_json, table
-
-
-def _read(db: Path | None):  # noqa: ANN202 - (conn, policy, path)
-    from pigment_cli.policy import policy_in_force
-    from pigment_cli.store import open_store, resolve_path
-
-    path = resolve_path(db)
-    conn = open_store(path)
-    return conn, policy_in_force(conn), path
+from pigment_cli.cli._common import AsOfOption, DbOption, JsonFlag, open_session, out, print_json, table
 
 
 def status(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = False) -> None:
     """Show what is held and what needs doing today. Example: pigment status"""
-    from pigment_cli.status import status as build
+    from pigment_cli.reports.status import status as build
 
-    conn, policy, path = _read(db)
-    try:
-        view = build(conn, policy, now_for(as_of).date(), path)
-    finally:
-        conn.close()
+    with open_session(db, as_of=as_of, mode="read") as s:
+        view = build(s)
     if json_:
         print_json(view)
         return
@@ -88,9 +75,9 @@ def report(
     """Print an aggregated report no one can be identified from. Example: pigment report sources --format csv"""
     import sys
 
-    from pigment_cli import reports
     from pigment_cli.clock import parse_date
     from pigment_cli.errors import BadInput
+    from pigment_cli.reports import aggregates
 
     if json_:
         format_ = "json"
@@ -98,18 +85,15 @@ def report(
         raise BadInput(f"unknown --format {format_!r}; use table, csv or json")
     start = parse_date(from_, "--from") if from_ else None
     end = parse_date(to, "--to") if to else None
-    conn, policy, _ = _read(db)
-    try:
-        result = reports.build(conn, policy, name, today=now_for(as_of).date(), start=start, end=end)
-    finally:
-        conn.close()
+    with open_session(db, as_of=as_of, mode="read") as s:
+        result = aggregates.build(s.conn, s.policy, name, today=s.today, start=start, end=end)
     if format_ == "json":
         print_json(result)
         return
     columns = result["columns"]
     rows = [[row.get(c) for c in columns] for row in result["rows"]]
     if format_ == "csv":
-        from pigment_cli.formats import write_csv
+        from pigment_cli.files import write_csv
 
         write_csv(rows, columns, sys.stdout)
         return

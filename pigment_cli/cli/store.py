@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pigment_cli.cli._common import ActorOption, DbOption, now_for, resolve_actor, say
+from pigment_cli.cli._common import ActorOption, DbOption, now_for, resolve_actor, say, store_path
 
 
 def init(
@@ -19,25 +19,13 @@ def init(
     actor: ActorOption = None,
 ) -> None:
     """Create a new, empty store (mode 0600). Example: pigment init --db ~/clinic/pigment.db"""
-    from pigment_cli import audit
-    from pigment_cli.clock import iso_now
-    from pigment_cli.policy import default_policy, parse_policy, read_policy_file, store_policy
-    from pigment_cli.store import SCHEMA_VERSION, init_store, resolve_path, transaction
+    from pigment_cli.policy import default_policy, parse_policy, read_policy_file
+    from pigment_cli.store.migrations import SCHEMA_VERSION
+    from pigment_cli.store.session import create_store
 
     policy = parse_policy(read_policy_file(policy_file)) if policy_file else default_policy()
-    path = resolve_path(db)
-    now, who = now_for(), resolve_actor(actor)
-    conn = init_store(path)
-    try:
-        with transaction(conn):
-            version = store_policy(conn, policy, iso_now(now), who)
-            audit.record(conn, at=iso_now(now), actor=who, command="init",
-                         schema=SCHEMA_VERSION, policy_version=version)
-    except BaseException:
-        conn.close()
-        path.unlink(missing_ok=True)
-        raise
-    conn.close()
+    path = store_path(db)
+    create_store(path, policy=policy, now=now_for(), actor=resolve_actor(actor))
     source = str(policy_file) if policy_file else "the built-in policy"
     for warning in policy.warnings:
         say(f"pigment: {source}: {warning}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,9 +17,11 @@ from pigment_cli.cli._common import (
     table,
 )
 
+if TYPE_CHECKING:
+    from pigment_cli.policy import Policy
+    from pigment_cli.reports.holding import HoldingView
+
 app = typer.Typer(help="The people the clinic holds data on.", no_args_is_help=True)
-
-
 
 def _opt(flag: str, text: str) -> Any:
     return typer.Option(flag, help=text, show_default=False)
@@ -48,7 +50,7 @@ def add(
     db: DbOption = None, actor: ActorOption = None,
 ) -> None:
     """Add a subject; print the new id alone. Example: pigment subject add --name "Ada Lovelace\""""
-    from pigment_cli.inventory import add_subject
+    from pigment_cli.records.subjects import add_subject
 
     with open_session(db, actor) as s:
         subject = add_subject(s, name=name, title=title, dob=dob, email=email, phone=phone,
@@ -65,7 +67,7 @@ def update(
 ) -> None:
     """Rectify a subject's details ("" clears a field). Example: pigment subject update S-7K3Q9 --email a@b.org"""
     from pigment_cli.cli._common import say
-    from pigment_cli.inventory import update_subject
+    from pigment_cli.records.subjects import update_subject
 
     with open_session(db, actor) as s:
         subject, changed = update_subject(s, subject_id, name=name, title=title, dob=dob,
@@ -84,7 +86,7 @@ def find(
 ) -> None:
     """Find subjects by name, email, phone or id (case-insensitive). Example: pigment subject find lovelace"""
     from pigment_cli.cli._common import say
-    from pigment_cli.inventory import find_subjects
+    from pigment_cli.records.subjects import find_subjects
 
     with open_session(db, actor) as s:
         found = find_subjects(s, text, limit + 1)
@@ -106,7 +108,7 @@ def list_(
     db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
     """List subjects by name. Example: pigment subject list --limit 20"""
-    from pigment_cli.inventory import list_subjects
+    from pigment_cli.records.subjects import list_subjects
 
     with open_session(db, actor) as s:
         subjects, total = list_subjects(s, limit, offset)
@@ -120,37 +122,36 @@ def list_(
 def show(subject_id: SubjectArg, db: DbOption = None, actor: ActorOption = None,
          json_: JsonFlag = False) -> None:
     """Show everything held on a subject, with erasure dates. Example: pigment subject show S-7K3Q9"""
-    from pigment_cli.inventory import holding
+    from pigment_cli.reports.holding import holding
 
     with open_session(db, actor) as s:
         view = holding(s, subject_id)
         policy = s.policy
     if json_:
-        print_json(view)
+        print_json(view.to_dict())
         return
     render_holding(view, policy)
 
 
-def render_holding(view: dict[str, Any], policy: Any) -> None:
-    subject = view["subject"]
-    table(f"Subject {subject['id']}", ["field", "value"], [
-        ["name", subject["name"]], ["title", subject["title"]], ["date of birth", subject["dob"]],
-        ["email", subject["email"]], ["phone", subject["phone"]], ["address", subject["address"]],
-        ["external id", subject["external_id"]], ["added", subject["created_at"]],
-        ["last processed", subject["last_processed_at"]],
-        ["erased on (if nothing changes)", view["retention"]["erasure_due"]],
-        ["retention rule", view["retention"]["rule"]],
+def render_holding(view: HoldingView, policy: Policy) -> None:
+    subject = view.subject
+    table(f"Subject {subject.id}", ["field", "value"], [
+        ["name", subject.name], ["title", subject.title], ["date of birth", subject.dob],
+        ["email", subject.email], ["phone", subject.phone], ["address", subject.address],
+        ["external id", subject.external_id], ["added", subject.created_at],
+        ["last processed", subject.last_processed_at],
+        ["erased on (if nothing changes)", view.erasure_due],
+        ["retention rule", view.retention_rule],
     ])
-    if not view["items"]:
+    if not view.items:
         out().print("No data items held.")
-    for category, items in view["items"].items():
+    for category, items in view.items_by_category().items():
         special = " (special category: health)" if policy.is_special_category(category) else ""
         table(f"{policy.label('categories', category)} [{category}]{special}",
               ["item", "value", "source", "purpose", "basis", "collected", "processed", "erased on"],
-              [[i["id"], i["value"], i["source"], i["purpose"], i["basis"], i["collected_at"][:10],
-                i["processed_at"][:10], i["erasure_due"]] for i in items])
-    for section in ("consents", "disclosures", "requests", "holds"):
-        rows = view.get(section) or []
+              [[i.id, i.value, i.source, i.purpose, i.basis, i.collected_at[:10],
+                i.processed_at[:10], i.erasure_due] for i in items])
+    for section, rows in view.sections().items():
         if rows:
             columns = list(rows[0].keys())
             table(section.capitalize(), columns, [[_cell(r[c]) for c in columns] for r in rows])

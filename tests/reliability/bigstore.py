@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pigment_cli.audit import record
 from pigment_cli.policy import default_policy, store_policy
-from pigment_cli.store import init_store, transaction
+from pigment_cli.store.audit import record
+from pigment_cli.store.connection import init_store
+from pigment_cli.store.tx import transaction
 
 
 def build(path: Path, subjects: int, *, due_fraction: float = 0.3, items_each: int = 3,

@@ -65,8 +65,8 @@ def test_backup_errors(cli, store: Path, tmp_path: Path) -> None:
 
 def test_backup_is_consistent_while_another_process_writes(cli, store: Path, tmp_path: Path) -> None:
     from pigment_cli.clock import system_now
-    from pigment_cli.inventory import add_subject
-    from pigment_cli.session import session
+    from pigment_cli.records.subjects import add_subject
+    from pigment_cli.store.session import session
 
     stop = threading.Event()
 

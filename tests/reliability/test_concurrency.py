@@ -14,10 +14,11 @@ from .bigstore import build
 WRITER = textwrap.dedent('''
     import sys
     from pigment_cli.clock import system_now
-    from pigment_cli.consent import grant
+    from pigment_cli.records.consents import grant
     from pigment_cli.errors import StoreError
-    from pigment_cli.inventory import add_item, add_subject
-    from pigment_cli.session import session
+    from pigment_cli.records.items import add_item
+    from pigment_cli.records.subjects import add_subject
+    from pigment_cli.store.session import session
 
     db, tag, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     done = []

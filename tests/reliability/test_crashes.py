@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pigment_cli import audit
+from pigment_cli.store import audit
 
 from .bigstore import build
 
@@ -92,10 +92,11 @@ def test_sweep_killed_anywhere(sweep_base, tmp_path: Path, point: int) -> None:
 @pytest.fixture(scope="module")
 def erase_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     from pigment_cli.clock import system_now
-    from pigment_cli.consent import grant
-    from pigment_cli.inventory import add_item, add_subject
-    from pigment_cli.session import session
-    from pigment_cli.store import init_store
+    from pigment_cli.records.consents import grant
+    from pigment_cli.records.items import add_item
+    from pigment_cli.records.subjects import add_subject
+    from pigment_cli.store.connection import init_store
+    from pigment_cli.store.session import session
 
     base = tmp_path_factory.mktemp("erase") / "base.db"
     init_store(base).close()
@@ -175,9 +176,10 @@ def test_import_killed_anywhere(import_base, tmp_path: Path, point: int) -> None
 @pytest.fixture(scope="module")
 def export_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     from pigment_cli.clock import system_now
-    from pigment_cli.inventory import add_item, add_subject
-    from pigment_cli.session import session
-    from pigment_cli.store import init_store
+    from pigment_cli.records.items import add_item
+    from pigment_cli.records.subjects import add_subject
+    from pigment_cli.store.connection import init_store
+    from pigment_cli.store.session import session
 
     base = tmp_path_factory.mktemp("export") / "base.db"
     init_store(base).close()

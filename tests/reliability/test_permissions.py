@@ -21,7 +21,7 @@ def _mode(path: Path) -> int:
 
 
 def test_every_file_written_is_owner_only(cli, db: Path, tmp_path: Path, open_umask) -> None:
-    from pigment_cli.store import open_store
+    from pigment_cli.store.connection import open_store
 
     cli.ok("init")
     reader = open_store(db)  # keeps the WAL and shared-memory files in place to inspect

@@ -1,167 +1,25 @@
-"""The clinic's policy as data: TOML loading, validation with line numbers, and vocabulary checks.
-
-The policy in force lives in the store (table `policies`, every version kept); the built-in default
-(`data/default_policy.toml`) encodes the Pigment.lab privacy policy.
-"""
+"""Loading and validating a policy: TOML parsed, checked with line-precise problems, and the
+built-in default (`data/default_policy.toml`, the Pigment.lab privacy policy)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
-import sqlite3
 import tomllib
-from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
-
 from pigment_cli.errors import BadInput
-
-BASES = ("contract", "consent", "legal_obligation", "legitimate_interests", "vital_interests")
-CONSENT_CHANNELS = ("email", "newsletter_link", "web_form", "paper_form", "phone", "in_clinic")
-WRITTEN_CHANNELS = frozenset({"email", "web_form", "paper_form"})
-# Keys the design names: a policy may add to them but never drop them.
-REQUIRED_KEYS = {
-    "categories": (
-        "identity", "date_of_birth", "contact", "medical_history", "marketing", "payment",
-        "communications", "web_activity", "social_media", "cctv",
-    ),
-    "sources": (
-        "website", "phone", "email", "instant_message", "social_media", "email_interaction",
-        "information_request", "appointment_booking", "consultation", "payment", "form",
-        "third_party", "survey", "review", "referral", "cctv",
-    ),
-    "purposes": (
-        "care", "medical_records", "medical_referral", "payment", "debt_collection", "reporting",
-        "security", "newsletter", "satisfaction_survey", "personalised_ads", "cookies",
-        "third_party_non_medical",
-    ),
-    "recipient_types": (
-        "laboratory", "specialist", "hospital", "payment_processor", "debt_collector",
-        "authority", "other",
-    ),
-    "bases": BASES,
-}
-REPORT_TEXT_KEYS = (
-    "intro", "rights", "complaint", "automated_decisions", "transfers", "consent_withdrawal",
+from pigment_cli.policy.model import (
+    BASES,
+    NHS_ADULT_HEALTH_YEARS,
+    REPORT_TEXT_KEYS,
+    REQUIRED_KEYS,
+    Policy,
+    PolicyProblem,
+    _duration_days,
+    parse_duration,
 )
-# NHS Records Management Code of Practice: adult health records 8 years after treatment ends.
-NHS_ADULT_HEALTH_YEARS = 8
-_SINGULAR = {
-    "categories": "category", "sources": "source", "purposes": "purpose",
-    "recipient_types": "recipient type", "bases": "lawful basis",
-}
-_DURATION = re.compile(r"^(\d+)([ymwd])$")
-
-
-@lru_cache(maxsize=64)
-def parse_duration(text: str) -> relativedelta:
-    """`7y`, `13m`, `2w`, `30d` -> relativedelta (29 Feb + 7y is 28 Feb). Callers never mutate
-    the (cached) result."""
-    match = _DURATION.match(str(text).strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a duration such as 7y, 13m, 2w or 30d")
-    number, unit = int(match.group(1)), match.group(2)
-    return {
-        "y": relativedelta(years=number),
-        "m": relativedelta(months=number),
-        "w": relativedelta(weeks=number),
-        "d": relativedelta(days=number),
-    }[unit]
-
-
-def _duration_days(text: str) -> float:
-    delta = parse_duration(text)
-    return delta.years * 365.25 + delta.months * 30.44 + delta.days
-
-
-@dataclass(frozen=True)
-class PolicyProblem:
-    level: str  # "error" or "warning"
-    key: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        return f"{self.level}: {where}{self.key}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A validated policy. `data` is the parsed TOML; helpers answer the questions commands ask."""
-
-    data: dict[str, Any]
-    source: str
-    warnings: tuple[PolicyProblem, ...] = field(default=())
-
-    @property
-    def version(self) -> str:
-        return str(self.data["version"])
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.source.encode()).hexdigest()
-
-    def keys(self, kind: str) -> list[str]:
-        return list(self.data[kind])
-
-    def label(self, kind: str, key: str) -> str:
-        return str(self.data[kind][key].get("label", key))
-
-    def require(self, kind: str, value: str) -> str:
-        """Return `value` if the policy knows it as a `kind`, else BadInput listing what it knows."""
-        if value not in self.data[kind]:
-            what = _SINGULAR.get(kind, kind)
-            allowed = ", ".join(self.data[kind])
-            raise BadInput(f"unknown {what} {value!r}; the policy allows: {allowed}")
-        return value
-
-    def purpose_basis(self, purpose: str) -> str:
-        return str(self.data["purposes"][self.require("purposes", purpose)]["basis"])
-
-    def consent_purposes(self) -> list[str]:
-        return [k for k, v in self.data["purposes"].items() if v["basis"] == "consent"]
-
-    def is_medical_purpose(self, purpose: str) -> bool:
-        return bool(self.data["purposes"][purpose].get("medical", False))
-
-    def contract_recipients(self, purpose: str) -> list[str]:
-        """The recipient types a purpose resting on the contract may go to on that basis."""
-        return [str(r) for r in self.data["purposes"][purpose].get("recipients", [])]
-
-    def needs_written_consent(self, purpose: str) -> bool:
-        return bool(self.data["purposes"][purpose].get("written_consent", False))
-
-    def is_special_category(self, category: str) -> bool:
-        return bool(self.data["categories"][category].get("special", False))
-
-    def source_from_subject(self, source: str) -> bool:
-        return bool(self.data["sources"][source].get("from_subject", True))
-
-    @property
-    def default_retention(self) -> relativedelta:
-        return parse_duration(self.data["retention"]["default"])
-
-    def category_retention(self, category: str) -> relativedelta | None:
-        rule = self.data["retention"].get("categories", {}).get(category)
-        return parse_duration(rule["after"]) if rule else None
-
-    def retention_label(self, category: str | None = None) -> str:
-        retention = self.data["retention"]
-        rule = retention.get("categories", {}).get(category) if category else None
-        if rule:
-            return str(rule.get("label", f"{rule['after']} after last processing"))
-        return str(retention.get("default_label", f"{retention['default']} after last processing"))
-
-    def text(self, key: str) -> str:
-        return str(self.data["report_text"][key])
-
-
-# --- loading and validating -------------------------------------------------------------------
 
 
 def default_source() -> str:
@@ -374,36 +232,3 @@ def default_policy() -> Policy:
     return parse_policy(default_source())
 
 
-# --- the policy in force ----------------------------------------------------------------------
-
-
-def store_policy(conn: sqlite3.Connection, policy: Policy, applied_at: str, actor: str) -> int:
-    """Record `policy` as the new version in force (call inside a transaction)."""
-    cur = conn.execute(
-        "INSERT INTO policies (applied_at, actor, sha256, source) VALUES (?, ?, ?, ?)",
-        (applied_at, actor, policy.sha256, policy.source),
-    )
-    return int(cur.lastrowid or 0)
-
-
-def policy_in_force(conn: sqlite3.Connection) -> Policy:
-    row = conn.execute("SELECT source FROM policies ORDER BY version DESC LIMIT 1").fetchone()
-    if row is None:
-        return default_policy()
-    return parse_policy(row[0])
-
-
-def policy_history(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every policy the store has had in force: the store's own number, the policy's version."""
-    rows = conn.execute(
-        "SELECT version, applied_at, actor, sha256, source FROM policies ORDER BY version"
-    ).fetchall()
-    out = []
-    for row in rows:
-        try:
-            policy_version = str(tomllib.loads(row["source"]).get("version", ""))
-        except tomllib.TOMLDecodeError:
-            policy_version = ""
-        out.append({"version": row["version"], "policy_version": policy_version,
-                    "applied_at": row["applied_at"], "actor": row["actor"], "sha256": row["sha256"]})
-    return out

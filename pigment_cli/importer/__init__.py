@@ -23,16 +23,18 @@ from pathlib import Path
 from typing import IO, Any
 
 from pigment_cli.errors import BadInput
-from pigment_cli.inventory import (
-    ID_ALPHABET,
+from pigment_cli.files import safe_cell
+from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS
+from pigment_cli.records.ids import ID_ALPHABET
+from pigment_cli.records.suppression import is_suppressed
+from pigment_cli.records.validate import (
     FieldError,
     check_item,
     check_when,
     clean_text,
     subject_field,
 )
-from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS
-from pigment_cli.session import Session
+from pigment_cli.store.session import Session
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "subjects": ("external_id", "name", "title", "dob", "email", "phone", "address",
@@ -323,8 +325,6 @@ class _Rejects:
         self._writer: Any = None
 
     def add(self, problem: Problem, values: list[str | None] | None) -> None:
-        from pigment_cli.formats import safe_cell
-
         if self._writer is None:
             try:
                 fd, self._tmp = tempfile.mkstemp(prefix=".pigment-", suffix=".tmp",
@@ -616,7 +616,6 @@ class _ConsentWriter(_Writer):
             if text is not None and len(text) > MAX_SHORT_TEXT:
                 raise FieldError("", column, f"is longer than {MAX_SHORT_TEXT} characters")
         if action == "grant" and self.suppressed and email:
-            from pigment_cli.consent import is_suppressed
 
             if is_suppressed(self.conn, email):
                 self.summary.suppressed += 1

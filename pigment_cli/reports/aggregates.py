@@ -18,6 +18,8 @@ from dateutil.relativedelta import relativedelta
 
 from pigment_cli.errors import BadInput
 from pigment_cli.policy import Policy
+from pigment_cli.records.consents import consent_counts
+from pigment_cli.rights.requests import request_views
 
 HIDDEN = "*"
 REPORTS = ("consents", "sources", "requests", "retention")
@@ -30,8 +32,7 @@ class Control:
 
     @classmethod
     def from_policy(cls, policy: Policy) -> Control:
-        reports = policy.data.get("reports", {})
-        return cls(int(reports.get("suppress_below", 8)), int(reports.get("round_to", 5)))
+        return cls(*policy.report_control())
 
     def small(self, count: int) -> bool:
         return 0 < count < self.suppress_below
@@ -175,8 +176,6 @@ def period(today: date, start: date | None, end: date | None) -> tuple[date, dat
 def consents_report(conn: sqlite3.Connection, policy: Policy, start: date, end: date) -> Report:
     """Per consent purpose: current state on `end`, and grants/withdrawals recorded in the period."""
     purposes = policy.consent_purposes()
-    from pigment_cli.status import consent_counts
-
     state = {p: (c["granted"], c["withdrawn"])
              for p, c in consent_counts(conn, policy, end.isoformat()).items()}
     moves = {p: (0, 0) for p in purposes}
@@ -216,20 +215,18 @@ def sources_report(conn: sqlite3.Connection, policy: Policy, start: date, end: d
 def requests_report(conn: sqlite3.Connection, policy: Policy, start: date, end: date,
                     today: date) -> Report:
     """Subject-access requests by month received: answered on time, late, still open."""
-    from pigment_cli.sar import request_views
-
     months = _months(start, end)
     grid = {m: [0, 0, 0] for m in months}  # on time, late, open: they add up to those received
     days: list[int] = []
     for view in request_views(conn, policy, today):
-        month = view["received_on"][:7]
+        month = view.received_on[:7]
         if month not in grid:
             continue
-        if view["status"] == "closed":
-            on_time = view["closed_on"] <= view["due"]
+        if view.status == "closed" and view.closed_on:
+            on_time = view.closed_on <= view.due
             grid[month][0 if on_time else 1] += 1
-            days.append((date.fromisoformat(view["closed_on"])
-                         - date.fromisoformat(view["received_on"])).days)
+            days.append((date.fromisoformat(view.closed_on)
+                         - date.fromisoformat(view.received_on)).days)
         else:
             grid[month][2] += 1
     rows = [(m, grid[m]) for m in months]

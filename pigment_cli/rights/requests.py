@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from pigment_cli.clock import london_today, parse_date, sar_due_date, sar_raw_end
 from pigment_cli.errors import BadInput, NotFound, Refused
-from pigment_cli.inventory import bump_processed, clean_text, get_subject, new_id
 from pigment_cli.policy import Policy
-from pigment_cli.session import Session
+from pigment_cli.records.ids import fresh_id
+from pigment_cli.records.subjects import bump_processed, get_subject
+from pigment_cli.records.validate import clean_text
+from pigment_cli.store.session import Session
 
 REQUEST_CHANNELS = ("email", "letter", "phone", "in_clinic")
 REVIEW_OUTCOMES = ("release", "withhold-part")
@@ -34,20 +36,9 @@ _COLUMNS = (
 # --- the clock ---------------------------------------------------------------------------------
 
 
-def holiday_region(policy: Policy) -> tuple[str, str | None]:
-    """The `holidays` library country and subdivision named by the policy (default GB/ENG)."""
-    requests = policy.data.get("requests") or {}
-    country = str(requests.get("holidays_country") or "GB")
-    if "holidays_country" in requests:
-        subdivision = requests.get("holidays_subdivision") or None
-    else:
-        subdivision = "ENG"
-    return country, (str(subdivision) if subdivision else None)
-
-
 def deadline(policy: Policy, start: date, *, extended: bool = False) -> date:
     """The due date of a request whose clock starts on `start` (what `sar deadline` prints)."""
-    country, subdivision = holiday_region(policy)
+    country, subdivision = policy.holiday_region()
     return sar_due_date(start, extended=extended, country=country, subdivision=subdivision)
 
 
@@ -73,58 +64,112 @@ def _paused_days(pauses: list[sqlite3.Row], start: date, until: date) -> int:
     return len(days)
 
 
-def _view(row: sqlite3.Row, pauses: list[sqlite3.Row], policy: Policy, today: date) -> dict[str, Any]:
-    """The request as one JSON-ready document: its dates, due date, days left, pauses, review."""
+@dataclass(frozen=True)
+class Pause:
+    paused_on: str
+    resumed_on: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"paused_on": self.paused_on, "resumed_on": self.resumed_on, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Review:
+    """A health professional's serious-harm opinion (the reviewer and note are internal)."""
+
+    reviewed_on: str
+    reviewer: str
+    outcome: str
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reviewed_on": self.reviewed_on, "reviewer": self.reviewer,
+                "outcome": self.outcome, "note": self.note}
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A request as every command shows it: its dates, due date, days left, pauses, review."""
+
+    id: str
+    subject_id: str
+    channel: str
+    status: str  # open / paused / closed
+    received_on: str
+    id_verified_on: str | None
+    fee_received_on: str | None
+    start: str
+    raw_end: str
+    paused_days: int
+    one_month_due: str
+    extended: bool
+    extended_on: str | None
+    extension_reason: str | None
+    due: str
+    internal_target: str
+    days_left: int | None
+    overdue: bool
+    closed_on: str | None
+    closed_late: bool
+    pauses: list[Pause]
+    review: Review | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["pauses"] = [p.to_dict() for p in self.pauses]
+        out["review"] = self.review.to_dict() if self.review else None
+        return out
+
+
+def _view(row: sqlite3.Row, pauses: list[sqlite3.Row], policy: Policy, today: date) -> RequestView:
+    """The request's view: its clock worked out from the dates recorded."""
     received = date.fromisoformat(row["received_on"])
     start = max(date.fromisoformat(d) for d in (row["received_on"], row["id_verified_on"],
                                                  row["fee_received_on"]) if d)
     closed = row["status"] == "closed"
     until = date.fromisoformat(row["closed_on"]) if closed else today
     paused = _paused_days(pauses, start, max(until, received))
-    country, subdivision = holiday_region(policy)
+    country, subdivision = policy.holiday_region()
     extended = row["extended_on"] is not None
     due = sar_due_date(start, extended=extended, paused_days=paused, country=country,
                        subdivision=subdivision)
     one_month = sar_due_date(start, paused_days=paused, country=country, subdivision=subdivision)
     waiting = any(p["resumed_on"] is None for p in pauses)
     status = "closed" if closed else ("paused" if waiting else "open")
-    target_days = int((policy.data.get("requests") or {}).get("internal_target_days",
-                                                               DEFAULT_TARGET_DAYS))
+    target_days = policy.internal_target_days(DEFAULT_TARGET_DAYS)
     if extended:
         target = due - timedelta(days=EXTENDED_TARGET_MARGIN_DAYS)
     else:
         target = min(start + timedelta(days=target_days + paused), due)
     review = None
     if row["reviewed_on"]:
-        review = {"reviewed_on": row["reviewed_on"], "reviewer": row["reviewer"],
-                  "outcome": row["review_outcome"], "note": row["review_note"]}
-    return {
-        "id": row["id"],
-        "subject_id": row["subject_id"],
-        "channel": row["channel"],
-        "status": status,
-        "received_on": row["received_on"],
-        "id_verified_on": row["id_verified_on"],
-        "fee_received_on": row["fee_received_on"],
-        "start": start.isoformat(),
-        "raw_end": sar_raw_end(start, extended=extended, paused_days=paused).isoformat(),
-        "paused_days": paused,
-        "one_month_due": one_month.isoformat(),
-        "extended": extended,
-        "extended_on": row["extended_on"],
-        "extension_reason": row["extension_reason"],
-        "due": due.isoformat(),
-        "internal_target": target.isoformat(),
-        "days_left": None if closed else (due - today).days,
-        "overdue": status == "open" and today > due,
-        "closed_on": row["closed_on"],
-        "closed_late": closed and until > due,
-        "pauses": [
-            {"paused_on": p["paused_on"], "resumed_on": p["resumed_on"], "reason": p["reason"]}
-            for p in pauses
-        ],
-        "review": review,
-    }
+        review = Review(row["reviewed_on"], row["reviewer"], row["review_outcome"],
+                        row["review_note"])
+    return RequestView(
+        id=row["id"],
+        subject_id=row["subject_id"],
+        channel=row["channel"],
+        status=status,
+        received_on=row["received_on"],
+        id_verified_on=row["id_verified_on"],
+        fee_received_on=row["fee_received_on"],
+        start=start.isoformat(),
+        raw_end=sar_raw_end(start, extended=extended, paused_days=paused).isoformat(),
+        paused_days=paused,
+        one_month_due=one_month.isoformat(),
+        extended=extended,
+        extended_on=row["extended_on"],
+        extension_reason=row["extension_reason"],
+        due=due.isoformat(),
+        internal_target=target.isoformat(),
+        days_left=None if closed else (due - today).days,
+        overdue=status == "open" and today > due,
+        closed_on=row["closed_on"],
+        closed_late=closed and until > due,
+        pauses=[Pause(p["paused_on"], p["resumed_on"], p["reason"]) for p in pauses],
+        review=review,
+    )
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -151,12 +196,12 @@ def today_of(s: Session) -> date:
     return london_today(s.now)
 
 
-def _current(s: Session, request_id: str, today: date | None = None) -> dict[str, Any]:
+def _current(s: Session, request_id: str, today: date | None = None) -> RequestView:
     row = _row(s.conn, request_id)
     return _view(row, _pauses(s.conn, row["id"]), s.policy, today or today_of(s))
 
 
-def requests_of(s: Session, subject_id: str) -> list[dict[str, Any]]:
+def requests_of(s: Session, subject_id: str) -> list[RequestView]:
     """Every request of a subject, oldest first (no audit entry: callers audit their own view)."""
     rows = s.conn.execute(
         f"SELECT {_COLUMNS} FROM requests WHERE subject_id = ? ORDER BY received_on, id",
@@ -179,21 +224,21 @@ def has_open_request(conn: sqlite3.Connection, subject_id: str) -> bool:
 
 
 def request_views(conn: sqlite3.Connection, policy: Policy, today: date, *,
-                  open_only: bool = False) -> list[dict[str, Any]]:
+                  open_only: bool = False) -> list[RequestView]:
     """Every request (or every open one) as a view, unaudited: for the status screen and the
     aggregated reports, which show no personal data."""
     sql = f"SELECT {_COLUMNS} FROM requests" + (" WHERE status = 'open'" if open_only else "")
     return [_view(r, _pauses(conn, r["id"]), policy, today) for r in conn.execute(sql).fetchall()]
 
 
-def show_request(s: Session, request_id: str) -> dict[str, Any]:
+def show_request(s: Session, request_id: str) -> RequestView:
     view = _current(s, request_id)
-    s.audit("sar show", view["subject_id"], request=view["id"])
+    s.audit("sar show", view.subject_id, request=view.id)
     return view
 
 
 def list_requests(s: Session, *, open_only: bool = False, overdue_only: bool = False,
-                  due_within: int | None = None) -> list[dict[str, Any]]:
+                  due_within: int | None = None) -> list[RequestView]:
     """Open (and paused) requests first, by due date, then closed ones, by due date (ties by id).
     `due_within` days keeps open requests due by today + that many days (overdue ones included);
     `overdue_only` keeps open requests past their due day."""
@@ -204,12 +249,12 @@ def list_requests(s: Session, *, open_only: bool = False, overdue_only: bool = F
     views = [_view(r, _pauses(s.conn, r["id"]), s.policy, today)
              for r in s.conn.execute(sql).fetchall()]
     if overdue_only:
-        views = [v for v in views if v["overdue"]]
+        views = [v for v in views if v.overdue]
     if due_within is not None:
         limit = (today + timedelta(days=due_within)).isoformat()
-        views = [v for v in views if v["due"] <= limit]
-    views.sort(key=lambda v: (v["status"] == "closed", v["due"], v["id"]))
-    s.audit("sar list", listed=len(views), overdue=sum(v["overdue"] for v in views))
+        views = [v for v in views if v.due <= limit]
+    views.sort(key=lambda v: (v.status == "closed", v.due, v.id))
+    s.audit("sar list", listed=len(views), overdue=sum(v.overdue for v in views))
     return views
 
 
@@ -243,18 +288,13 @@ def _reason(text: str, what: str) -> str:
 
 
 def open_request(s: Session, subject_id: str, *, received: str,
-                 channel: str = "email") -> dict[str, Any]:
+                 channel: str = "email") -> RequestView:
     """Record a request received on `received`; returns its view (id and due date)."""
     subject = get_subject(s.conn, subject_id)
     if channel not in REQUEST_CHANNELS:
         raise BadInput(f"unknown channel {channel!r}; use one of: {', '.join(REQUEST_CHANNELS)}")
     day = _day(s, received, "--received")
-    for _ in range(20):
-        request_id = new_id("R")
-        if not s.conn.execute("SELECT 1 FROM requests WHERE id = ?", (request_id,)).fetchone():
-            break
-    else:  # pragma: no cover - see inventory.add_subject
-        raise RuntimeError("could not find a free request id")
+    request_id = fresh_id(s.conn, "R", "SELECT 1 FROM requests WHERE id = ?1")
     s.conn.execute(
         "INSERT INTO requests (id, subject_id, channel, received_on, status, created_at) "
         "VALUES (?, ?, ?, ?, 'open', ?)",
@@ -266,7 +306,7 @@ def open_request(s: Session, subject_id: str, *, received: str,
 
 
 def _record_start_evidence(s: Session, request_id: str, on: str, column: str, what: str,
-                           command: str) -> dict[str, Any]:
+                           command: str) -> RequestView:
     row = _open_row(s, request_id)
     if row[column]:
         raise BadInput(f"request {row['id']} already has {what} recorded on {row[column]}")
@@ -277,20 +317,20 @@ def _record_start_evidence(s: Session, request_id: str, on: str, column: str, wh
     return _current(s, row["id"])
 
 
-def verify_id(s: Session, request_id: str, *, on: str) -> dict[str, Any]:
+def verify_id(s: Session, request_id: str, *, on: str) -> RequestView:
     """Record the day the requested proof of identity (or authority) arrived: the clock starts then
     if that is after receipt."""
     return _record_start_evidence(s, request_id, on, "id_verified_on", "identity evidence",
                                   "sar verify-id")
 
 
-def fee_received(s: Session, request_id: str, *, on: str) -> dict[str, Any]:
+def fee_received(s: Session, request_id: str, *, on: str) -> RequestView:
     """Record the day a requested fee arrived: the clock starts then if that is the latest."""
     return _record_start_evidence(s, request_id, on, "fee_received_on", "a fee",
                                   "sar fee-received")
 
 
-def pause(s: Session, request_id: str, *, reason: str, on: str) -> dict[str, Any]:
+def pause(s: Session, request_id: str, *, reason: str, on: str) -> RequestView:
     """Stop the clock: clarification was asked for on `on`."""
     row = _open_row(s, request_id)
     text = _reason(reason, "--reason")
@@ -306,8 +346,8 @@ def pause(s: Session, request_id: str, *, reason: str, on: str) -> dict[str, Any
         after = "the end of the previous pause"
     day = _day(s, on, "--on", earliest, after)
     view = _current(s, row["id"], today=day)
-    if day > date.fromisoformat(view["due"]):
-        raise Refused(f"request {row['id']} was due on {view['due']}; the clock cannot be "
+    if day > date.fromisoformat(view.due):
+        raise Refused(f"request {row['id']} was due on {view.due}; the clock cannot be "
                       "stopped after the deadline has passed")
     cur = s.conn.execute(
         "INSERT INTO request_pauses (request_id, reason, paused_on) VALUES (?, ?, ?)",
@@ -318,7 +358,7 @@ def pause(s: Session, request_id: str, *, reason: str, on: str) -> dict[str, Any
     return _current(s, row["id"])
 
 
-def resume(s: Session, request_id: str, *, on: str) -> dict[str, Any]:
+def resume(s: Session, request_id: str, *, on: str) -> RequestView:
     """Restart the clock: the clarification arrived on `on` (that day still counts as paused)."""
     row = _open_row(s, request_id)
     waiting = [p for p in _pauses(s.conn, row["id"]) if p["resumed_on"] is None]
@@ -333,7 +373,7 @@ def resume(s: Session, request_id: str, *, on: str) -> dict[str, Any]:
     return _current(s, row["id"])
 
 
-def extend(s: Session, request_id: str, *, reason: str, on: str | None = None) -> dict[str, Any]:
+def extend(s: Session, request_id: str, *, reason: str, on: str | None = None) -> RequestView:
     """Extend to three months from the start (complex or numerous requests). Only once, and only
     while the one-month deadline is still running (the subject must be told within it)."""
     row = _open_row(s, request_id)
@@ -343,8 +383,8 @@ def extend(s: Session, request_id: str, *, reason: str, on: str | None = None) -
     text = _reason(reason, "--reason")
     day = _day(s, on, "--on", date.fromisoformat(row["received_on"]))
     view = _current(s, row["id"], today=day)
-    if day > date.fromisoformat(view["one_month_due"]):
-        raise Refused(f"request {row['id']}: its one-month deadline ({view['one_month_due']}) has "
+    if day > date.fromisoformat(view.one_month_due):
+        raise Refused(f"request {row['id']}: its one-month deadline ({view.one_month_due}) has "
                       "passed; an extension must be decided and told to the subject within it")
     s.conn.execute("UPDATE requests SET extended_on = ?, extension_reason = ? WHERE id = ?",
                    (day.isoformat(), text, row["id"]))
@@ -354,7 +394,7 @@ def extend(s: Session, request_id: str, *, reason: str, on: str | None = None) -
 
 
 def review(s: Session, request_id: str, *, by: str, outcome: str, note: str,
-           on: str | None = None) -> dict[str, Any]:
+           on: str | None = None) -> RequestView:
     """Record an appropriate health professional's opinion on serious harm (DPA 2018 Sch. 3
     Part 2) before health data is released."""
     row = _open_row(s, request_id)
@@ -378,15 +418,15 @@ def review(s: Session, request_id: str, *, by: str, outcome: str, note: str,
 
 def holds_health_data(s: Session, subject_id: str) -> bool:
     """Whether any of the subject's items is in a special (health) category of the policy."""
-    categories = s.policy.data["categories"]
     rows = s.conn.execute("SELECT DISTINCT category FROM items WHERE subject_id = ?", (subject_id,))
-    return any(r[0] in categories and s.policy.is_special_category(r[0]) for r in rows)
+    return any(s.policy.is_special_category(r[0]) for r in rows)
 
 
 def close(s: Session, request_id: str, *, on: str | None = None,
-          export_to: Path | None = None, zip_: bool = False) -> tuple[dict[str, Any], Any]:
+          exported: bool = False) -> RequestView:
     """Close a request (answered). Refused while the subject's health data awaits a recorded
-    review. With `export_to`, the access package is written too (same transaction)."""
+    review. `exported` records that the access package is written in the same transaction
+    (`rights.package.close_and_export`)."""
     row = _open_row(s, request_id)
     earliest = date.fromisoformat(row["received_on"])
     waiting = [p for p in _pauses(s.conn, row["id"]) if p["resumed_on"] is None]
@@ -403,10 +443,5 @@ def close(s: Session, request_id: str, *, on: str | None = None,
     s.conn.execute("UPDATE requests SET status = 'closed', closed_on = ? WHERE id = ?",
                    (day.isoformat(), row["id"]))
     bump_processed(s.conn, row["subject_id"], day.isoformat())
-    s.audit("sar close", row["subject_id"], request=row["id"], exported=export_to is not None)
-    package = None
-    if export_to is not None:
-        from pigment_cli.export import export_package
-
-        package = export_package(s, row["subject_id"], export_to, zip_=zip_, request_id=row["id"])
-    return _current(s, row["id"]), package
+    s.audit("sar close", row["subject_id"], request=row["id"], exported=exported)
+    return _current(s, row["id"])

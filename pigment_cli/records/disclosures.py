@@ -15,11 +15,12 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pigment_cli.consent import event_time, events_of, state_from
 from pigment_cli.errors import BadInput, Refused
-from pigment_cli.inventory import bump_processed, clean_text, get_subject
 from pigment_cli.policy import WRITTEN_CHANNELS, Policy
-from pigment_cli.session import Session
+from pigment_cli.records.consents import event_time, events_of, state_from
+from pigment_cli.records.subjects import bump_processed, get_subject
+from pigment_cli.records.validate import clean_text
+from pigment_cli.store.session import Session
 
 THIRD_PARTY_CONSENT = "third_party_non_medical"
 _COLUMNS = (
@@ -58,7 +59,7 @@ def _disclosure(row: sqlite3.Row) -> Disclosure:
 
 def rests_on_contract(policy: Policy, purpose: str) -> bool:
     """Medical purposes and those the policy puts on the treatment contract need no consent."""
-    return policy.is_medical_purpose(purpose) or policy.purpose_basis(purpose) == "contract"
+    return policy.purpose(purpose).on_contract
 
 
 def contract_allows(policy: Policy, purpose: str, recipient_type: str) -> bool:
@@ -154,12 +155,3 @@ def list_disclosures(s: Session, subject_id: str) -> list[Disclosure]:
     found = disclosures_of(s.conn, subject.id)
     s.audit("disclosure list", subject.id, disclosures=len(found))
     return found
-
-
-def holding_rows(conn: sqlite3.Connection, subject_id: str) -> list[dict[str, Any]]:
-    """The disclosures section of `subject show`: one short row per disclosure."""
-    return [
-        {"id": d.id, "at": d.at, "to": d.recipient, "type": d.recipient_type,
-         "purpose": d.purpose, "basis": d.basis, "categories": ", ".join(d.categories)}
-        for d in disclosures_of(conn, subject_id)
-    ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from pigment_cli import __version__
 from pigment_cli.errors import BadInput
+from pigment_cli.files import write_csv
 from pigment_cli.policy import Policy
 
 # What pigment itself does to protect the store (Art. 30(1)(g), Art. 32).
@@ -58,33 +59,29 @@ FIDES_BASES = {
 }
 
 
-def _record(policy: Policy) -> dict[str, Any]:
-    return dict(policy.data.get("record_of_processing", {}))
-
-
 def activities(policy: Policy) -> list[dict[str, Any]]:
     """One processing activity per purpose, with everything Art. 30(1) asks for."""
-    data = policy.data
-    record = _record(policy)
-    recipients = [v["label"] for v in data["recipient_types"].values()]
+    record = policy.record_of_processing
+    recipients = [policy.label("recipient_types", k) for k in policy.keys("recipient_types")]
     rows = []
-    for key, purpose in data["purposes"].items():
-        categories = purpose.get("categories", [])
+    for key in policy.keys("purposes"):
+        purpose = policy.purpose(key)
+        categories = list(purpose.categories)
         special = [c for c in categories if policy.is_special_category(c)]
-        if purpose.get("recipients"):  # the recipient types the contract lets it go to
-            to = [data["recipient_types"][k]["label"] for k in purpose["recipients"]]
+        if purpose.recipients:  # the recipient types the contract lets it go to
+            to = [policy.label("recipient_types", k) for k in purpose.recipients]
         elif key == "third_party_non_medical":
-            to = [data["recipient_types"]["other"]["label"]]
+            to = [policy.label("recipient_types", "other")]
         else:
             to = []
         rows.append({
             "purpose": key,
-            "description": purpose["label"],
-            "lawful_basis": data["bases"][purpose["basis"]]["label"],
+            "description": purpose.label,
+            "lawful_basis": policy.label("bases", purpose.basis),
             "special_category_condition": record.get("special_category_condition", "")
             if special else "",
             "data_subjects": record.get("data_subjects", ["Patients"]),
-            "data_categories": [data["categories"][c]["label"] for c in categories],
+            "data_categories": [policy.label("categories", c) for c in categories],
             "recipients": to,
             "transfers_abroad": policy.text("transfers"),
             "retention": sorted({policy.retention_label(c) for c in categories})
@@ -94,16 +91,17 @@ def activities(policy: Policy) -> list[dict[str, Any]]:
 
 
 def ropa(policy: Policy) -> dict[str, Any]:
-    data, record = policy.data, _record(policy)
+    record = policy.record_of_processing
     return {
-        "title": f"Record of processing activities: {data['controller']['name']}",
+        "title": f"Record of processing activities: {policy.controller['name']}",
         "policy_version": policy.version,
-        "controller": data["controller"],
-        "supervisory_authority": data["supervisory_authority"],
+        "controller": policy.controller,
+        "supervisory_authority": policy.authority,
         "activities": activities(policy),
-        "categories_of_recipients": [v["label"] for v in data["recipient_types"].values()],
+        "categories_of_recipients": [policy.label("recipient_types", k)
+                                     for k in policy.keys("recipient_types")],
         "retention": {"default": policy.retention_label(),
-                      **{c: policy.retention_label(c) for c in data["retention"]["categories"]}},
+                      **{r.category: r.label for r in policy.category_rules()}},
         "appropriate_policy_document": record.get("appropriate_policy_document", ""),
         "security_measures": [*TOOL_SECURITY_MEASURES, *record.get("security_measures", [])],
         "generated_by": f"pigment {__version__}",
@@ -136,7 +134,6 @@ def _md_escape(value: Any) -> str:
 
 
 def _ropa_csv(doc: dict[str, Any]) -> str:
-    from pigment_cli.formats import write_csv
 
     header = ["purpose", "description", "lawful_basis", "special_category_condition",
               "data_subjects", "data_categories", "recipients", "transfers_abroad", "retention"]
@@ -148,27 +145,29 @@ def _ropa_csv(doc: dict[str, Any]) -> str:
 
 def fides_manifest(policy: Policy) -> dict[str, Any]:
     """The policy's data map as a Fides manifest (a `system` with privacy declarations)."""
-    data = policy.data
-    record = _record(policy)
+    record = policy.record_of_processing
+    category_entries = policy.entries("categories")
+    purpose_entries = policy.entries("purposes")
 
     def categories_of(keys: list[str]) -> list[str]:
         out: list[str] = []
         for key in keys:
-            mapped = data["categories"][key].get("fides") or FIDES_CATEGORIES.get(key, ["user"])
+            mapped = category_entries[key].get("fides") or FIDES_CATEGORIES.get(key, ["user"])
             for fides_key in [mapped] if isinstance(mapped, str) else mapped:
                 if fides_key not in out:
                     out.append(fides_key)
         return out
 
     declarations = []
-    for key, purpose in data["purposes"].items():
-        categories = purpose.get("categories", [])
+    for key in policy.keys("purposes"):
+        purpose = policy.purpose(key)
+        categories = list(purpose.categories)
         declaration: dict[str, Any] = {
-            "name": purpose["label"],
-            "data_use": purpose.get("fides") or FIDES_USES.get(key, "collect"),
+            "name": purpose.label,
+            "data_use": purpose_entries[key].get("fides") or FIDES_USES.get(key, "collect"),
             "data_categories": categories_of(categories),
-            "data_subjects": ["patient"] if purpose.get("medical") else ["customer"],
-            "legal_basis_for_processing": FIDES_BASES[purpose["basis"]],
+            "data_subjects": ["patient"] if purpose.medical else ["customer"],
+            "legal_basis_for_processing": FIDES_BASES[purpose.basis],
             "retention_period": policy.retention_label(),
         }
         if any(policy.is_special_category(c) for c in categories):
@@ -176,7 +175,7 @@ def fides_manifest(policy: Policy) -> dict[str, Any]:
         if key in ("medical_referral", "third_party_non_medical"):
             declaration["data_shared_with_third_parties"] = True
         declarations.append(declaration)
-    controller = data["controller"]
+    controller = policy.controller
     return {
         "system": [{
             "fides_key": "pigment_lab_clinic_records",
@@ -196,6 +195,6 @@ def fides_manifest(policy: Policy) -> dict[str, Any]:
 
 
 def render_fides(policy: Policy) -> str:
-    import yaml
+    import yaml  # an optional extra, imported only for this format
 
     return yaml.safe_dump(fides_manifest(policy), sort_keys=False, allow_unicode=True, width=100)

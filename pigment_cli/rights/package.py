@@ -20,10 +20,13 @@ from typing import Any
 
 from pigment_cli import __version__
 from pigment_cli.errors import BadInput
-from pigment_cli.formats import safe_cell
-from pigment_cli.inventory import _items_with_due, get_subject
-from pigment_cli.retention import subject_due
-from pigment_cli.session import Session
+from pigment_cli.files import safe_cell
+from pigment_cli.policy import Policy
+from pigment_cli.policy.rules import subject_due
+from pigment_cli.records.items import items_with_due
+from pigment_cli.records.subjects import get_subject
+from pigment_cli.rights.requests import RequestView, close, holds_health_data, requests_of
+from pigment_cli.store.session import Session
 
 SCHEMA_VERSION = 1
 CSV_TYPES = ("subject", "items", "consents", "disclosures", "requests")
@@ -59,21 +62,19 @@ def _table_rows(conn: sqlite3.Connection, table: str, subject_id: str) -> tuple[
     return columns, [dict(r) for r in rows]
 
 
-def _public_request(view: dict[str, Any]) -> dict[str, Any]:
-    out = dict(view)
-    if view.get("review"):
-        out["review"] = {k: v for k, v in view["review"].items()
+def _public_request(view: RequestView) -> dict[str, Any]:
+    out = view.to_dict()
+    if out.get("review"):
+        out["review"] = {k: v for k, v in out["review"].items()
                          if k not in _INTERNAL_REQUEST_FIELDS}
     return out
 
 
 def collect(s: Session, subject_id: str) -> dict[str, Any]:
     """Every record about the subject, as the machine-readable document written to data.json."""
-    from pigment_cli.sar import holds_health_data, requests_of
-
     conn, policy = s.conn, s.policy
     subject = get_subject(conn, subject_id)
-    items = [i.to_dict() for i in _items_with_due(s, subject)]
+    items = [i.to_dict() for i in items_with_due(s, subject)]
     consent_columns, consents = _table_rows(conn, "consent_events", subject.id)
     disclosure_columns, disclosures = _table_rows(conn, "disclosures", subject.id)
     return {
@@ -81,7 +82,7 @@ def collect(s: Session, subject_id: str) -> dict[str, Any]:
         "generated_at": s.stamp + "Z",
         "tool": {"name": "pigment", "version": __version__},
         "policy_version": policy.version,
-        "controller": dict(policy.data["controller"]),
+        "controller": policy.controller,
         "subject": subject.to_dict(),
         "retention": {
             "rule": policy.retention_label(),
@@ -102,12 +103,8 @@ def collect(s: Session, subject_id: str) -> dict[str, Any]:
 # --- rendering ---------------------------------------------------------------------------------
 
 
-def _label(policy: Any, kind: str, key: str | None) -> str:
-    if key is None:
-        return ""
-    entries = policy.data.get(kind) or {}
-    entry = entries.get(key)
-    return str(entry.get("label", key)) if isinstance(entry, dict) else str(key)
+def _label(policy: Policy, kind: str, key: str | None) -> str:
+    return policy.label_or_key(kind, key)
 
 
 def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
@@ -118,15 +115,14 @@ def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
         group = categories.setdefault(item["category"], {
             "key": item["category"],
             "label": _label(policy, "categories", item["category"]),
-            "special": bool((policy.data["categories"].get(item["category"]) or {}).get("special")),
+            "special": policy.is_special_category(item["category"]),
             "retention": policy.retention_label(item["category"]),
             "items": [],
         })
-        source_entry = policy.data["sources"].get(item["source"]) or {}
         group["items"].append({
             **item,
             "source_label": _label(policy, "sources", item["source"]),
-            "from_subject": bool(source_entry.get("from_subject", True)),
+            "from_subject": policy.source_from_subject(item["source"]),
             "purpose_label": _label(policy, "purposes", item["purpose"]),
             "basis_label": _label(policy, "bases", item["basis"]),
         })
@@ -134,8 +130,8 @@ def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
     for record in [*data["items"], *data["consents"], *data["disclosures"]]:
         key = record.get("purpose")
         if key and key not in purposes:
-            entry = policy.data["purposes"].get(key) or {}
-            basis = record.get("basis") or entry.get("basis")
+            purpose = policy.find_purpose(key)
+            basis = record.get("basis") or (purpose.basis if purpose else None)
             purposes[key] = {"key": key, "label": _label(policy, "purposes", key),
                              "basis": _label(policy, "bases", basis)}
     consent_state: dict[str, dict[str, Any]] = {}
@@ -150,7 +146,7 @@ def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
                    for d in data["disclosures"]]
     not_from_subject = {}
     for item in data["items"]:
-        if not (policy.data["sources"].get(item["source"]) or {}).get("from_subject", True):
+        if not policy.source_from_subject(item["source"]):
             not_from_subject[item["source"]] = _label(policy, "sources", item["source"])
     texts = {key: policy.text(key) for key in
              ("intro", "rights", "complaint", "automated_decisions", "transfers",
@@ -159,7 +155,7 @@ def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
         "data": data,
         "subject": data["subject"],
         "controller": data["controller"],
-        "authority": dict(policy.data["supervisory_authority"]),
+        "authority": policy.authority,
         "texts": texts,
         "categories": list(categories.values()),
         "purposes": list(purposes.values()),
@@ -352,3 +348,11 @@ def export_package(s: Session, subject_id: str, out: Path, *, zip_: bool = False
                 "outcome": r["review"]["outcome"]} for r in data["requests"] if r.get("review")]
     return {"path": str(out), "files": list(files), "zip": zip_, "flags": data["flags"],
             "subject_id": data["subject"]["id"], "reviews": reviews}
+
+
+def close_and_export(s: Session, request_id: str, out: Path, *, on: str | None = None,
+                     zip_: bool = False) -> tuple[RequestView, dict[str, Any]]:
+    """Close a request and write its access package, in one transaction."""
+    view = close(s, request_id, on=on, exported=True)
+    package = export_package(s, view.subject_id, out, zip_=zip_, request_id=view.id)
+    return view, package

@@ -3,13 +3,25 @@ claim, a regulator's enquiry). A hold is active until released or past its `unti
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from pigment_cli.clock import parse_date
 from pigment_cli.errors import BadInput, NotFound
-from pigment_cli.inventory import clean_text, get_subject, new_id
-from pigment_cli.session import Session
+from pigment_cli.records.ids import fresh_id
+from pigment_cli.records.subjects import get_subject
+from pigment_cli.records.validate import clean_text
+from pigment_cli.store.session import Session
+
+# The one definition of an active hold, in SQL (with :today as YYYY-MM-DD) and in Python.
+ACTIVE_HOLD_SQL = "released_at IS NULL AND (until IS NULL OR until >= :today)"
+
+
+def hold_is_active(released_at: str | None, until: str | None, today: str) -> bool:
+    return released_at is None and (until is None or until >= today)
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,7 @@ _COLUMNS = "id, subject_id, reason, until, created_at, released_at"
 
 
 def _hold(row: Any, today: str) -> Hold:
-    active = row["released_at"] is None and (row["until"] is None or row["until"] >= today)
+    active = hold_is_active(row["released_at"], row["until"], today)
     return Hold(row["id"], row["subject_id"], row["reason"], row["until"], row["created_at"],
                 row["released_at"], active)
 
@@ -46,9 +58,7 @@ def add_hold(s: Session, subject_id: str, *, reason: str, until: str | None = No
         if day < s.today:
             raise BadInput(f"--until {day.isoformat()} is already past")
         until_day = day.isoformat()
-    hold_id = new_id("H")
-    while s.conn.execute("SELECT 1 FROM holds WHERE id = ?", (hold_id,)).fetchone():
-        hold_id = new_id("H")
+    hold_id = fresh_id(s.conn, "H", "SELECT 1 FROM holds WHERE id = ?1")
     s.conn.execute(
         "INSERT INTO holds (id, subject_id, reason, until, created_at) VALUES (?, ?, ?, ?, ?)",
         (hold_id, subject.id, text, until_day, s.stamp),
@@ -86,3 +96,42 @@ def list_holds(s: Session, *, subject_id: str | None = None, include_inactive: b
         holds = [h for h in holds if h.active]
     s.audit("hold list", subject_id.strip().upper() if subject_id else None, holds=len(holds))
     return holds
+
+
+def active_holds(conn: sqlite3.Connection, today: date,
+                 subject_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
+    """subject id -> reasons erasure must wait: active holds and open subject-access requests."""
+    reasons: dict[str, list[str]] = {}
+    ids = None if subject_ids is None else list(subject_ids)
+    for sql in (
+        "SELECT subject_id, 'hold ' || id || coalesce(' until ' || until, '') FROM holds "
+        f"WHERE {ACTIVE_HOLD_SQL}",
+        "SELECT subject_id, 'open subject-access request ' || id FROM requests "
+        "WHERE status = 'open'",
+    ):
+        if ids is None:
+            rows = conn.execute(sql, {"today": today.isoformat()}).fetchall()
+        else:
+            rows = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                names = {f"s{n}": sid for n, sid in enumerate(chunk)}
+                marks = ",".join(f":{name}" for name in names)
+                rows += conn.execute(f"{sql} AND subject_id IN ({marks})",
+                                     {"today": today.isoformat(), **names}).fetchall()
+        for subject_id, reason in rows:
+            reasons.setdefault(subject_id, []).append(reason)
+    return reasons
+
+
+def count_active(conn: sqlite3.Connection, today: date) -> int:
+    return int(conn.execute(f"SELECT count(*) FROM holds WHERE {ACTIVE_HOLD_SQL}",
+                            {"today": today.isoformat()}).fetchone()[0])
+
+
+def holds_of(conn: sqlite3.Connection, subject_id: str, today: date) -> list[Hold]:
+    """A subject's active holds, oldest first (no audit: callers audit their own view)."""
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM holds WHERE subject_id = :subject AND "
+                        f"{ACTIVE_HOLD_SQL} ORDER BY created_at",
+                        {"subject": subject_id, "today": today.isoformat()}).fetchall()
+    return [_hold(r, today.isoformat()) for r in rows]

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import sqlite3
 import stat
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pigment_cli import audit, retention
-from pigment_cli.policy import Policy
+from pigment_cli.retention.plan import plan as retention_plan
+from pigment_cli.rights.requests import request_views
+from pigment_cli.store import audit
+from pigment_cli.store.journal import journal_path, store_file
+from pigment_cli.store.migrations import SCHEMA_VERSION
+from pigment_cli.store.session import Session
 
 
 def _finding(check: str, problem: str, fix: str) -> dict[str, str]:
     return {"check": check, "problem": problem, "fix": fix}
 
 
-def check(conn: sqlite3.Connection, policy: Policy, path: Path, today: date) -> dict[str, Any]:
-    from pigment_cli.backup import journal_path
-    from pigment_cli.sar import request_views
-    from pigment_cli.store import SCHEMA_VERSION
-
+def check(s: Session) -> dict[str, Any]:
+    conn, policy, today = s.conn, s.policy, s.today
+    path = s.path or store_file(conn)
     findings: list[dict[str, str]] = []
     passed: list[str] = []
 
@@ -57,17 +57,17 @@ def check(conn: sqlite3.Connection, policy: Policy, path: Path, today: date) -> 
         findings.append(_finding("permissions", "; ".join(loose), f"chmod 600 {path}*"))
     else:
         passed.append("permissions")
-    plan = retention.plan(conn, policy, today, forecast=False)
+    plan = retention_plan(conn, policy, today, forecast=False)
     if plan.subjects or plan.items:
         findings.append(_finding(
             "retention", f"{len(plan.subjects)} subject(s) and {len(plan.items)} item(s) are past "
             "their retention date", "run: pigment retention sweep --apply (is the cron line installed?)"))
     else:
         passed.append("retention")
-    overdue = [v for v in request_views(conn, policy, today, open_only=True) if v["overdue"]]
+    overdue = [v for v in request_views(conn, policy, today, open_only=True) if v.overdue]
     if overdue:
         findings.append(_finding("requests", f"{len(overdue)} subject-access request(s) overdue: "
-                                 + ", ".join(v["id"] for v in overdue[:10]),
+                                 + ", ".join(v.id for v in overdue[:10]),
                                  "answer them now: pigment sar list --overdue"))
     else:
         passed.append("requests")

@@ -7,28 +7,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pigment_cli import audit, retention
 from pigment_cli.policy import Policy
-
-
-def consent_counts(conn: sqlite3.Connection, policy: Policy,
-                   until: str | None = None) -> dict[str, dict[str, int]]:
-    """State per consent purpose (on the day `until`, else now): how many subjects have it
-    granted, and how many withdrawn."""
-    counts = {p: {"granted": 0, "withdrawn": 0} for p in policy.consent_purposes()}
-    # The latest event per subject and purpose, by (at, id): SQLite takes the bare column
-    # `action` from the row holding the max(), which is faster here than a window function.
-    for purpose, granted, withdrawn in conn.execute(
-        """
-        SELECT purpose, sum(action = 'grant'), sum(action = 'withdraw') FROM (
-            SELECT purpose, action, max(at || printf('%012d', id)) FROM consent_events
-            WHERE substr(at, 1, 10) <= ? GROUP BY subject_id, purpose
-        ) GROUP BY purpose
-        """,
-        (until or "9999-12-31",),
-    ):
-        counts[purpose] = {"granted": granted, "withdrawn": withdrawn}
-    return counts
+from pigment_cli.policy.rules import item_due, subject_due
+from pigment_cli.records.consents import consent_counts
+from pigment_cli.records.holds import count_active
+from pigment_cli.retention.plan import plan as retention_plan
+from pigment_cli.retention.sweep import last_sweep
+from pigment_cli.rights.requests import request_views
+from pigment_cli.store import audit
+from pigment_cli.store.journal import store_file
+from pigment_cli.store.session import Session
 
 
 def next_due(conn: sqlite3.Connection, policy: Policy, today: date) -> str | None:
@@ -39,26 +27,24 @@ def next_due(conn: sqlite3.Connection, policy: Policy, today: date) -> str | Non
         "ORDER BY last_processed_at LIMIT 50",
         ((today - policy.default_retention).isoformat(),),
     ).fetchall()
-    candidates += [retention.subject_due(policy, last, dob) for dob, last in row]
-    for category in policy.data["retention"]["categories"]:
-        rule = policy.category_retention(category)
-        assert rule is not None
+    candidates += [subject_due(policy, last, dob) for dob, last in row]
+    for rule in policy.category_rules():
         first = conn.execute(
             "SELECT min(processed_at) FROM items WHERE category = ? AND processed_at >= ?",
-            (category, (today - rule).isoformat()),
+            (rule.category, (today - rule.delta).isoformat()),
         ).fetchone()[0]
         if first:
-            candidates.append(retention.item_due(policy, category, first, date.max))
+            candidates.append(item_due(policy, rule.category, first, date.max))
     later = [d for d in candidates if d > today]
     return min(later).isoformat() if later else None
 
 
-def status(conn: sqlite3.Connection, policy: Policy, today: date, path: Path) -> dict[str, Any]:
-    from pigment_cli.sar import request_views
-
+def status(s: Session) -> dict[str, Any]:
+    conn, policy, today = s.conn, s.policy, s.today
+    path = s.path or store_file(conn)
     subjects = conn.execute("SELECT count(*) FROM subjects").fetchone()[0]
     open_requests = [v for v in request_views(conn, policy, today, open_only=True)]
-    plan = retention.plan(conn, policy, today)
+    plan = retention_plan(conn, policy, today)
     chain = audit.verify(conn, from_checkpoint=True)
     consents = consent_counts(conn, policy)
     size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
@@ -70,20 +56,18 @@ def status(conn: sqlite3.Connection, policy: Policy, today: date, path: Path) ->
         "erased_subjects": conn.execute("SELECT count(*) FROM tombstones").fetchone()[0],
         "requests": {
             "open": len(open_requests),
-            "overdue": sum(v["overdue"] for v in open_requests),
-            "list": [{"id": v["id"], "subject_id": v["subject_id"], "status": v["status"],
-                      "due": v["due"], "days_left": v["days_left"], "overdue": v["overdue"]}
-                     for v in sorted(open_requests, key=lambda v: v["due"])],
+            "overdue": sum(v.overdue for v in open_requests),
+            "list": [{"id": v.id, "subject_id": v.subject_id, "status": v.status,
+                      "due": v.due, "days_left": v.days_left, "overdue": v.overdue}
+                     for v in sorted(open_requests, key=lambda v: v.due)],
         },
         "retention": {
             "due_subjects": len(plan.subjects), "due_items": len(plan.items),
             "held": len(plan.held), "next_due": next_due(conn, policy, today),
-            "forecast": plan.forecast,
-            "last_sweep": retention.last_sweep(conn),
+            "forecast": [m.to_dict() for m in plan.forecast],
+            "last_sweep": last_sweep(conn),
         },
-        "holds": conn.execute(
-            "SELECT count(*) FROM holds WHERE released_at IS NULL AND (until IS NULL OR until >= ?)",
-            (today.isoformat(),)).fetchone()[0],
+        "holds": count_active(conn, today),
         "consents": {
             purpose: {**c, "rate": round(100 * c["granted"] / subjects, 1) if subjects else 0.0}
             for purpose, c in consents.items()

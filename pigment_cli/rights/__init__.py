@@ -1,0 +1,1 @@
+"""Data subjects' rights: requests and their clocks, the access package, erasure on request."""
