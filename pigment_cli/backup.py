@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pigment_cli.errors import BadInput, StoreError
+from pigment_cli.files import create_private
 from pigment_cli.records.erasure import ItemRef, erase_items, erase_subject
 from pigment_cli.store import audit
 from pigment_cli.store.connection import open_readonly, open_store
@@ -28,9 +29,7 @@ def _copy(source: sqlite3.Connection, dest: Path) -> None:
     """Online-backup `source` into a new private file `dest` (temp name, then rename)."""
     tmp = dest.with_name(f".{dest.name}.partial")
     tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.fchmod(fd, 0o600)
-    os.close(fd)
+    os.close(create_private(tmp))
     target = sqlite3.connect(tmp)
     try:
         source.backup(target, pages=1024)

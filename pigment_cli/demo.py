@@ -17,7 +17,11 @@ from typing import Any
 
 from pigment_cli.errors import BadInput
 from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS, Policy
+from pigment_cli.records.consents import CONSENT_INSERT
+from pigment_cli.records.disclosures import DISCLOSURE_INSERT
 from pigment_cli.records.ids import ID_ALPHABET
+from pigment_cli.records.items import ITEM_INSERT
+from pigment_cli.records.subjects import SUBJECT_INSERT
 from pigment_cli.store.session import Session
 
 MAX_SUBJECTS = 1_000_000
@@ -296,22 +300,10 @@ class _Clinic:
 
     def flush(self, conn: Any, batch: dict[str, list[tuple[Any, ...]]]) -> None:
         summary = self.summary
-        conn.executemany(
-            "INSERT INTO subjects (id, external_id, name, title, dob, email, phone, address, "
-            "created_at, updated_at, last_processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            batch["subjects"])
-        conn.executemany(
-            "INSERT INTO items (subject_id, category, source, purpose, basis, value, "
-            "collected_at, processed_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            batch["items"])
-        conn.executemany(
-            "INSERT INTO consent_events (subject_id, purpose, action, channel, written, evidence, "
-            "notice_version, at, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            batch["consents"])
-        conn.executemany(
-            "INSERT INTO disclosures (subject_id, recipient, recipient_type, purpose, basis, "
-            "categories, legal_requirement, at, recorded_by, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch["disclosures"])
+        conn.executemany(SUBJECT_INSERT, batch["subjects"])
+        conn.executemany(ITEM_INSERT, batch["items"])
+        conn.executemany(CONSENT_INSERT, batch["consents"])
+        conn.executemany(DISCLOSURE_INSERT, batch["disclosures"])
         conn.executemany(
             "INSERT INTO holds (id, subject_id, reason, until, created_at) VALUES (?, ?, ?, ?, ?)",
             batch["holds"])

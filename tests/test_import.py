@@ -9,13 +9,8 @@ import pytest
 from conftest import domain
 
 from pigment_cli.errors import BadInput
-from pigment_cli.importer import (
-    ImportRejected,
-    import_file,
-    normalise_header,
-    parse_mapping,
-    rejects_path,
-)
+from pigment_cli.importer import ImportRejected, import_file, parse_mapping, rejects_path
+from pigment_cli.importer.sources import normalise_header
 from pigment_cli.policy import default_policy
 from pigment_cli.records.validate import FieldError, check_item, subject_field
 

@@ -32,6 +32,11 @@ from pigment_cli.records.validate import EMAIL, clean_text
 from pigment_cli.store.session import Session
 
 GRANTED, WITHDRAWN, NEVER_ASKED = "granted", "withdrawn", "never asked"
+# The one INSERT of a consent event (the bulk importer and the demo batch it).
+CONSENT_COLUMNS = ("subject_id, purpose, action, channel, written, evidence, notice_version, at, "
+                   "recorded_by, recorded_at")
+CONSENT_INSERT = (f"INSERT INTO consent_events ({CONSENT_COLUMNS}) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _EVENT_COLUMNS = (
     "id, subject_id, purpose, action, channel, written, evidence, notice_version, at, "
     "recorded_by, recorded_at"
@@ -243,12 +248,9 @@ def event_time(s: Session, at: str | None, what: str = "--at") -> str:
 
 def _insert(s: Session, subject_id: str, purpose: str, action: str, channel: str,
             evidence: str | None, notice: str, at: str) -> ConsentEvent:
-    cur = s.conn.execute(
-        "INSERT INTO consent_events (subject_id, purpose, action, channel, written, evidence, "
-        "notice_version, at, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (subject_id, purpose, action, channel, int(channel in WRITTEN_CHANNELS), evidence, notice,
-         at, s.actor, s.stamp),
-    )
+    cur = s.conn.execute(CONSENT_INSERT, (subject_id, purpose, action, channel,
+                                          int(channel in WRITTEN_CHANNELS), evidence, notice, at,
+                                          s.actor, s.stamp))
     event_id = int(cur.lastrowid or 0)
     bump_processed(s.conn, subject_id, at)
     s.audit(f"consent {action}", subject_id, event=event_id, purpose=purpose, channel=channel)
@@ -490,9 +492,8 @@ def parse_unsubscribes(text: str, what: str = "file") -> tuple[list[tuple[int, s
         return [], []
     delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    email_col: int | None = None
+    email_col: int | None = None  # set by the first non-blank line (a header, or an email)
     time_col: int | None = None
-    header_seen = False
     out: list[tuple[int, str, str | None]] = []
     invalid: list[int] = []
     try:
@@ -500,11 +501,11 @@ def parse_unsubscribes(text: str, what: str = "file") -> tuple[list[tuple[int, s
             cells = [c.strip() for c in row]
             if not any(cells):
                 continue
-            if not header_seen:
-                header_seen = True
+            if email_col is None:
                 names = [_norm(c) for c in cells]
-                email_col = next((i for i, n in enumerate(names) if n in EMAIL_HEADERS), None)
-                if email_col is not None:
+                header_col = next((i for i, n in enumerate(names) if n in EMAIL_HEADERS), None)
+                if header_col is not None:
+                    email_col = header_col
                     time_col = next((i for i, n in enumerate(names) if n in TIME_HEADERS), None)
                     continue
                 email_col = next((i for i, c in enumerate(cells) if "@" in c), None)

@@ -23,6 +23,10 @@ from pigment_cli.records.validate import clean_text
 from pigment_cli.store.session import Session
 
 THIRD_PARTY_CONSENT = "third_party_non_medical"
+DISCLOSURE_INSERT = (
+    "INSERT INTO disclosures (subject_id, recipient, recipient_type, purpose, basis, categories, "
+    "legal_requirement, at, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _COLUMNS = (
     "id, subject_id, recipient, recipient_type, purpose, basis, categories, legal_requirement, "
     "at, recorded_by, recorded_at"
@@ -127,9 +131,7 @@ def disclose(s: Session, subject_id: str, *, recipient: str, recipient_type: str
             )
         basis = "consent"
     cur = conn.execute(
-        "INSERT INTO disclosures (subject_id, recipient, recipient_type, purpose, basis, "
-        "categories, legal_requirement, at, recorded_by, recorded_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        DISCLOSURE_INSERT,
         (subject.id, name, recipient_type, purpose, basis, ",".join(categories), law, when,
          s.actor, s.stamp),
     )

@@ -118,4 +118,4 @@ def scrub_files(conn: sqlite3.Connection) -> bool:
     in neither. Returns False if a reader kept the checkpoint from completing (the next run or
     the last connection to close finishes it)."""
     busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    return busy == 0
+    return int(busy) == 0

@@ -15,6 +15,10 @@ from pigment_cli.records.subjects import bump_processed, get_subject
 from pigment_cli.records.validate import check_item
 from pigment_cli.store.session import Session
 
+# The one INSERT of an item (the bulk importer and the demo batch it with executemany).
+ITEM_INSERT_COLUMNS = ("subject_id, category, source, purpose, basis, value, collected_at, "
+                       "processed_at, created_at")
+ITEM_INSERT = f"INSERT INTO items ({ITEM_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 ITEM_COLUMNS = (
     "id, subject_id, category, source, purpose, basis, value, collected_at, processed_at"
 )
@@ -47,11 +51,8 @@ def add_item(s: Session, subject_id: str, *, category: str, source: str, purpose
                 f"not granted ({consent.state}); record the consent first (pigment consent grant "
                 f"{subject.id} {purpose} --via ...). Nothing was recorded."
             )
-    cur = conn.execute(
-        "INSERT INTO items (subject_id, category, source, purpose, basis, value, collected_at, "
-        "processed_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (subject.id, category, source, purpose, basis, text, collected_at, processed_at, stamp),
-    )
+    cur = conn.execute(ITEM_INSERT, (subject.id, category, source, purpose, basis, text,
+                                     collected_at, processed_at, stamp))
     bump_processed(conn, subject.id, processed_at)
     item_id = int(cur.lastrowid or 0)
     s.audit("item add", subject.id, item=item_id, category=category, purpose=purpose)

@@ -17,6 +17,11 @@ from pigment_cli.store.session import Session
 _SUBJECT_ID = re.compile(r"^S-[0-9A-Z]{5}$")
 # An erased subject's id is never given to anyone else: its tombstone keeps it taken.
 SUBJECT_ID_TAKEN = "SELECT 1 FROM subjects WHERE id = ?1 UNION ALL SELECT 1 FROM tombstones WHERE subject_id = ?1"
+# The one INSERT of a subject (the bulk importer and the demo batch it with executemany).
+SUBJECT_INSERT = (
+    "INSERT INTO subjects (id, external_id, name, title, dob, email, phone, address, created_at, "
+    "updated_at, last_processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 SUBJECT_COLUMNS = (
     "id, name, title, dob, email, phone, address, external_id, created_at, updated_at, "
     "last_processed_at"
@@ -69,13 +74,11 @@ def add_subject(s: Session, *, name: str, processed_at: str | None = None,
     stamp = s.stamp
     processed = normalise_when(processed_at, "processed") if processed_at else stamp
     subject_id = fresh_id(conn, "S", SUBJECT_ID_TAKEN)
-    conn.execute(
-        "INSERT INTO subjects (id, name, title, dob, email, phone, address, external_id, "
-        "created_at, updated_at, last_processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (subject_id, values["name"], values.get("title"), values.get("dob"), values.get("email"),
-         values.get("phone"), values.get("address"), values.get("external_id"), stamp, stamp,
-         processed),
-    )
+    conn.execute(SUBJECT_INSERT, (
+        subject_id, values.get("external_id"), values["name"], values.get("title"),
+        values.get("dob"), values.get("email"), values.get("phone"), values.get("address"), stamp,
+        stamp, processed,
+    ))
     s.audit("subject add", subject_id, fields=sorted(k for k, v in values.items() if v))
     return get_subject(conn, subject_id)
 

@@ -4,6 +4,7 @@ policy. A `FieldError` names the field (and, for imports, the column) but never 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from pigment_cli.clock import MAX_YEAR, MIN_YEAR, normalise_when, parse_date
@@ -74,7 +75,7 @@ def subject_field(key: str, raw: str | None, today: date) -> str | None:
     return value
 
 
-def validated_fields(fields: dict[str, str | None], today: date) -> dict[str, str | None]:
+def validated_fields(fields: Mapping[str, str | None], today: date) -> dict[str, str | None]:
     return {key: subject_field(key, raw, today) for key, raw in fields.items()}
 
 

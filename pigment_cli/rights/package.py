@@ -7,20 +7,19 @@ those records have. Flags for a human (health data, other people's data) are rai
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from pigment_cli import __version__
 from pigment_cli.errors import BadInput
-from pigment_cli.files import safe_cell
+from pigment_cli.files import csv_bytes, private_temp, write_new_private
 from pigment_cli.policy import Policy
 from pigment_cli.policy.rules import subject_due
 from pigment_cli.records.items import items_with_due
@@ -53,7 +52,8 @@ THIRD_PARTY_NOTE = (
 # --- gathering ---------------------------------------------------------------------------------
 
 
-def _table_rows(conn: sqlite3.Connection, table: str, subject_id: str) -> tuple[list[str], list[dict]]:
+def _table_rows(conn: sqlite3.Connection, table: str,
+                subject_id: str) -> tuple[list[str], list[dict[str, Any]]]:
     columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
     order = "at, id" if {"at", "id"} <= set(columns) else "rowid"
     rows = conn.execute(
@@ -188,12 +188,7 @@ def render_report(s: Session, data: dict[str, Any]) -> str:
 
 
 def _csv(header: list[str] | tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([safe_cell(h) for h in header])
-    for row in rows:
-        writer.writerow([safe_cell(row.get(h)) for h in header])
-    return buffer.getvalue().encode("utf-8")
+    return csv_bytes(header, rows)
 
 
 def _request_row(view: dict[str, Any]) -> dict[str, Any]:
@@ -240,18 +235,6 @@ def _refuse_existing(out: Path) -> None:
         raise BadInput(f"{out.parent} is not an existing directory; create it first")
 
 
-def _write_private(path: Path, body: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(body)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 STALE_SECONDS = 3600  # a temporary export older than this was left by a killed run
 
 
@@ -259,8 +242,6 @@ def remove_stale_exports(parent: Path, now: float | None = None) -> int:
     """Delete temporary exports (`.pigment-export-*`) that a killed run left in `parent`: they
     hold personal data and never look complete. Ones younger than an hour may be another export
     still being written, and are left alone. Returns how many were removed."""
-    import time
-
     now = time.time() if now is None else now
     removed = 0
     for leftover in parent.glob(".pigment-export-*"):
@@ -283,7 +264,7 @@ def _write_directory(out: Path, files: dict[str, bytes]) -> None:
     try:
         os.chmod(tmp, 0o700)
         for name, body in files.items():
-            _write_private(tmp / name, body)
+            write_new_private(tmp / name, body)
         _refuse_existing(out)  # again, just before the rename: rename would replace an empty dir
         os.rename(tmp, out)
     except BaseException:
@@ -292,15 +273,13 @@ def _write_directory(out: Path, files: dict[str, bytes]) -> None:
 
 
 def _write_zip(out: Path, files: dict[str, bytes], generated_at: str) -> None:
-    import zipfile
+    import zipfile  # only a --zip export pays for it
 
     stamp = tuple(int(x) for x in (generated_at[0:4], generated_at[5:7], generated_at[8:10],
                                    generated_at[11:13], generated_at[14:16], generated_at[17:19]))
     remove_stale_exports(out.parent)
-    fd, name = tempfile.mkstemp(prefix=".pigment-export-", suffix=".tmp", dir=out.parent)
-    tmp = Path(name)
+    fd, tmp = private_temp(out.parent, prefix=".pigment-export-")
     try:
-        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as handle:
             with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for file_name, body in files.items():

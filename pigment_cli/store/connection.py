@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pigment_cli.errors import StoreError
+from pigment_cli.files import create_private
 from pigment_cli.store import migrations, tx
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -44,13 +45,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _create_private_file(path: Path) -> None:
-    """Create an empty file readable by its owner only, whatever the umask; fail if it exists."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.fchmod(fd, 0o600)
-    os.close(fd)
-
-
 def init_store(path: Path | str) -> sqlite3.Connection:
     """Create a new store at `path` and return it open. Refuses an existing file."""
     path = Path(path)
@@ -59,7 +53,7 @@ def init_store(path: Path | str) -> sqlite3.Connection:
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
     try:
-        _create_private_file(path)
+        os.close(create_private(path))
     except OSError as exc:
         raise StoreError(f"cannot create {path}: {exc.strerror}") from None
     conn = _connect(path)

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pigment_cli.files import append_private
+
 JOURNAL_ENV = "PIGMENT_ERASURE_LOG"
 
 
@@ -29,15 +31,8 @@ def journal(conn: sqlite3.Connection, entries: list[dict[str, Any]]) -> None:
     erasing transaction commits: a crash in between leaves an erasure to replay, never one lost."""
     if not entries:
         return
-    path = journal_path(store_file(conn))
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        lines = "".join(json.dumps(e, separators=(",", ":"), sort_keys=True) + "\n" for e in entries)
-        os.write(fd, lines.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    lines = "".join(json.dumps(e, separators=(",", ":"), sort_keys=True) + "\n" for e in entries)
+    append_private(journal_path(store_file(conn)), lines)
 
 
 def read_journal(path: Path) -> Iterator[dict[str, Any]]:

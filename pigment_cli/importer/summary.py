@@ -1,0 +1,37 @@
+"""What an import did: counts only (never a value from the file)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class ImportSummary:
+    kind: str
+    file: str
+    format: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    suppressed: int = 0
+    rejects_file: str | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        """The one-line summary printed at the end of an import."""
+        new = {"subjects": "new", "items": "added", "consents": "recorded"}[self.kind]
+        same = {"subjects": "unchanged", "items": "already held", "consents": "already held"}
+        updated = {"subjects": "updated", "items": "processed again"}.get(self.kind)
+        parts = [f"{self.inserted} {new}"]
+        if updated:
+            parts.append(f"{self.updated} {updated}")
+        parts.append(f"{self.unchanged} {same[self.kind]}")
+        if self.rejected:
+            parts.append(f"{self.rejected} rejected (see {self.rejects_file})")
+        return f"imported {self.kind} from {self.file}: {self.rows} rows, " + ", ".join(parts)
