@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := $(CURDIR)/demo/pigment.db
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
+# One install for everything: the dev extra includes the demo and fides extras (Faker, PyYAML).
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -21,12 +22,26 @@ demo: $(STAMP)
 	$(BIN)/pigment subject show "$$(cat demo/shown-subject)" --db $(DEMO_DB)
 	@echo "Demo store: $(DEMO_DB)  (try: export PIGMENT_DB=$(DEMO_DB))"
 
-test: $(STAMP)
+# Style, the layers of ARCHITECTURE.md (imports point down only), and types.
+lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
+
+# The same without tests/reliability (crashes, concurrency, big stores): for quick iterations.
+test-fast: lint
+	$(BIN)/python -m pytest -m "not reliability"
+
+# docs/cli.md from every command's --help (tests/test_docs.py says when it is stale).
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/cog -r docs/cli.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/run
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .import_linter_cache .ruff_cache

@@ -117,7 +117,7 @@ def london_today(now: datetime) -> date:
 def bank_holidays(country: str, subdivision: str | None, first_year: int,
                   last_year: int) -> frozenset[date]:
     """The bank holidays (substitute days included) of a region for a range of years, cached."""
-    import holidays
+    import holidays  # lazy for start-up: a large package, needed only for working-day deadlines
 
     try:
         table = holidays.country_holidays(

@@ -111,7 +111,11 @@ def _templates(policy: Policy) -> list[tuple[str, str, str, str]]:
 
 class _Clinic:
     def __init__(self, s: Session, n: int, seed: int) -> None:
-        from faker import Faker
+        try:
+            from faker import Faker  # lazy for start-up; and an optional extra (`demo`)
+        except ImportError:
+            raise BadInput("the demo needs the 'demo' extra (Faker): "
+                           "pip install 'pigment-cli[demo]'") from None
 
         self.s, self.n, self.seed = s, n, seed
         self.policy = s.policy

@@ -1,9 +1,12 @@
 """Shared fixtures: every test gets its own store path in tmp_path (through PIGMENT_DB), a fixed
-clock, and a CliRunner that keeps stdout and stderr apart."""
+clock, and a CliRunner that keeps stdout and stderr apart. A store made once by `pigment init` is
+copied for each test that wants one."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,18 +16,24 @@ from typer.testing import CliRunner
 
 from pigment_cli import clock
 from pigment_cli.cli import app
+from pigment_cli.policy import default_source
 from pigment_cli.store.session import Session, session
 
 FIXED_NOW = datetime(2026, 11, 25, 10, 30, 0, tzinfo=UTC)
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _isolate(monkeypatch: pytest.MonkeyPatch, db: Path) -> None:
+    monkeypatch.setenv("PIGMENT_DB", str(db))
+    monkeypatch.setenv("PIGMENT_ACTOR", "test-manager")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setattr(clock, "system_now", lambda: FIXED_NOW)
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     db = tmp_path / "pigment.db"
-    monkeypatch.setenv("PIGMENT_DB", str(db))
-    monkeypatch.setenv("PIGMENT_ACTOR", "test-manager")
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setattr(clock, "system_now", lambda: FIXED_NOW)
+    _isolate(monkeypatch, db)
     return db
 
 
@@ -56,10 +65,25 @@ def cli() -> Cli:
     return Cli()
 
 
+@pytest.fixture(scope="session")
+def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One store made by `pigment init` with the built-in policy, the fixed clock and the test
+    actor, as the `store` fixture would make it; tests get copies (so they share its suppression
+    key, which is harmless)."""
+    path = tmp_path_factory.mktemp("template") / "pigment.db"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _isolate(monkeypatch, path)
+        Cli().ok("init")
+    # Closed, so checkpointed: the store is this one file (no -wal or -shm to copy with it).
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    return path
+
+
 @pytest.fixture
-def store(cli: Cli, db: Path) -> Path:
-    """An initialised store with the built-in policy."""
-    cli.ok("init")
+def store(db: Path, template_store: Path) -> Path:
+    """An initialised store with the built-in policy (a private copy of the template)."""
+    shutil.copyfile(template_store, db)
+    db.chmod(0o600)
     return db
 
 
@@ -75,4 +99,48 @@ def domain(db: Path, now: datetime = FIXED_NOW) -> Any:
     return session(db, now=now, actor="test-domain")
 
 
-__all__ = ["Cli", "FIXED_NOW", "Session", "domain"]
+# --- helpers shared by several test modules ----------------------------------------------------
+
+
+def row_count(db: Path, table: str) -> int:
+    """The rows in `table`, read straight from the file."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def backdate(db: Path, subject_id: str, when: str) -> None:
+    """Subjects added today were processed today; tests about old data move that date back."""
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE subjects SET last_processed_at = ? WHERE id = ?", (when, subject_id))
+    conn.commit()
+    conn.close()
+
+
+def populate(cli: Cli, n_web: int, n_form: int, n_phone: int) -> list[tuple[str, str]]:
+    """Subjects with a contact item from the website, a form or the phone (processed in October
+    2026), named and emailed with markers that no report may show; returns (id, name) pairs."""
+    people = []
+    for source, count in (("website", n_web), ("form", n_form), ("phone", n_phone)):
+        for k in range(count):
+            name, email = f"Marker{source.title()}{k} Person", f"marker-{source}-{k}@example.org"
+            sid = cli.ok("subject", "add", "--name", name, "--email", email).stdout.strip()
+            cli.ok("item", "add", sid, "--category", "contact", "--source", source,
+                   "--purpose", "care", "--processed", "2026-10-05")
+            people.append((sid, name))
+    return people
+
+
+def edited_policy(tmp_path: Path, old: str, new: str) -> Path:
+    """The built-in policy with its first `old` replaced by `new`, as tmp_path/policy.toml."""
+    text = default_source()
+    assert old in text
+    path = tmp_path / "policy.toml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+__all__ = ["EXAMPLES", "FIXED_NOW", "Cli", "Session", "backdate", "domain", "edited_policy",
+           "populate", "row_count"]

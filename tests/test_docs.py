@@ -16,7 +16,7 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 def _commands(command, path=()):  # noqa: ANN001, ANN202
     """Every leaf command, loading lazy groups the way --help does."""
     if hasattr(command, "list_commands"):
-        ctx = typer.main._click.Context(command)
+        ctx = typer.Context(command)  # Typer's public Context (a subclass of its Click's)
         for name in command.list_commands(ctx):
             yield from _commands(command.get_command(ctx, name), (*path, name))
     else:
@@ -41,3 +41,12 @@ def test_readme_opens_with_the_two_commands() -> None:
 def test_every_exit_code_is_documented() -> None:
     for code in ExitCode:
         assert f"| {int(code)} " in README, code
+
+
+def test_the_cli_reference_is_every_commands_current_help(capsys) -> None:
+    """docs/cli.md is generated from --help (cog): a command whose help changed needs `make docs`."""
+    from cogapp import Cog
+
+    cli_md = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+    status = Cog().main(["cog", "--check", "--diff", "--check-fail-msg", "run make docs", str(cli_md)])
+    assert status == 0, f"docs/cli.md is stale: run make docs\n{capsys.readouterr().out[-3000:]}"

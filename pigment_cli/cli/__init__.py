@@ -9,7 +9,6 @@ from importlib import import_module
 from typing import Annotated, Any
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
@@ -23,15 +22,27 @@ INTERNAL_ERROR = (
 )
 
 
-def _say_usage(exc: UsageError) -> None:
-    if isinstance(exc, NoArgsIsHelpError):  # `pigment subject` alone: the help, as Click shows it
-        exc.show()
+def _is_usage_error(exc: TyperException) -> bool:
+    """Click's UsageError or a subclass (unknown command or option, missing argument, bad value).
+
+    Typer (>= 0.26) runs its own copy of Click and exports no name for that class; its exceptions
+    are `typer.TyperException`s, and the usage errors among them are the ones that exit 2. (The
+    separate `click` package raises none of them: its classes are not the ones caught here.)"""
+    return exc.exit_code == ExitCode.BAD_INPUT
+
+
+def _say_usage(exc: TyperException) -> None:
+    # `pigment subject` alone: Click's NoArgsIsHelpError, whose message is the help; shown as Click
+    # shows it. Typer has no public name for it either and tells it apart by name too (rich_utils).
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        typer.echo(exc.format_message(), err=True)
     else:
         say(f"pigment: {_usage_line(exc)}")
 
 
-def _usage_line(exc: UsageError) -> str:
-    command = exc.ctx.command_path if exc.ctx is not None else "pigment"
+def _usage_line(exc: TyperException) -> str:
+    ctx = getattr(exc, "ctx", None)  # the context the usage error arose in, if any
+    command = ctx.command_path if ctx is not None else "pigment"
     message = " ".join(exc.format_message().split())
     return f"{message} (see: {command} --help)"
 
@@ -68,11 +79,13 @@ def load_command(name: str) -> Any:
     target = getattr(import_module(f"pigment_cli.cli.{module_name}"), attribute)
     if isinstance(target, typer.Typer):
         target.rich_markup_mode = None  # plain help, like the root's
-        command = typer.main.get_group(target)
-    else:  # a single command function: a one-command Typer app builds it as Typer would
-        holder = typer.Typer(rich_markup_mode=None)
-        holder.command(name)(target)
-        command = typer.main.get_command(holder)
+        group = typer.main.get_group(target)
+        group.name = name
+        return group
+    # A single command function: a one-command Typer app builds it as Typer would.
+    holder = typer.Typer(rich_markup_mode=None)
+    holder.command(name)(target)
+    command = typer.main.get_command(holder)
     command.name = name
     return command
 
@@ -92,7 +105,9 @@ class PigmentGroup(TyperGroup):
     def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
-        except UsageError as exc:  # bad usage at the root (unknown command, bad option)
+        except TyperException as exc:  # bad usage at the root (unknown command, bad option)
+            if not _is_usage_error(exc):
+                raise
             _say_usage(exc)
             raise Exit(int(ExitCode.BAD_INPUT)) from None
 
@@ -100,10 +115,12 @@ class PigmentGroup(TyperGroup):
         reset_consoles()
         try:
             return super().invoke(ctx)
-        except UsageError as exc:  # bad usage below the root: one line, like every other error
+        except TyperException as exc:  # bad usage below the root: one line, like every other error
+            if not _is_usage_error(exc):
+                raise
             _say_usage(exc)
             raise Exit(int(ExitCode.BAD_INPUT)) from None
-        except (Exit, Abort, TyperException, KeyboardInterrupt):
+        except (Exit, Abort, KeyboardInterrupt):
             raise
         except OverflowError:  # a number too large for the store (e.g. --limit 10**20)
             say("pigment: a number given is too large")

@@ -19,6 +19,7 @@ from pigment_cli.cli._common import (
 
 if TYPE_CHECKING:
     from pigment_cli.policy import Policy
+    from pigment_cli.records.models import Subject
     from pigment_cli.reports.holding import HoldingView
 
 app = typer.Typer(help="The people the clinic holds data on.", no_args_is_help=True)
@@ -34,7 +35,7 @@ Phone = Annotated[str | None, _opt("--phone", "Telephone number.")]
 Address = Annotated[str | None, _opt("--address", "Postal address.")]
 
 
-def _subject_rows(subjects: list[Any]) -> list[list[Any]]:
+def _subject_rows(subjects: list[Subject]) -> list[list[Any]]:
     return [[s.id, s.title, s.name, s.dob, s.email, s.phone] for s in subjects]
 
 

@@ -62,7 +62,7 @@ def import_file(s: Session, kind: str, path: Path, *, mapping: dict[str, str] | 
         add = writer.add
         for line, values in source.rows():
             summary.rows += 1
-            if type(values) is list:
+            if isinstance(values, list):
                 try:
                     add(values)
                 except FieldError as exc:

@@ -176,11 +176,15 @@ class _ItemWriter(_Writer):
 
     def add(self, values: list[str | None]) -> None:
         # The hot path of a bulk import: kept lean (a million rows pass through here).
-        _, category, source, purpose, basis, value, collected, processed = values
-        subject_id, had_items = self._ids.get(values[0]) or self.subject_of(values[0])
-        for column, text in (("category", category), ("source", source), ("purpose", purpose)):
-            if not text:
-                raise FieldError("", column, "is empty")
+        external_id, category, source, purpose, basis, value, collected, processed = values
+        subject_id, had_items = (external_id and self._ids.get(external_id)
+                                 or self.subject_of(external_id))
+        if not category:
+            raise FieldError("", "category", "is empty")
+        if not source:
+            raise FieldError("", "source", "is empty")
+        if not purpose:
+            raise FieldError("", "purpose", "is empty")
         if not (processed or collected):
             raise FieldError("", "processed_at", "is empty (give processed_at or collected_at)")
         row = check_item(self.policy, self.today, self.stamp, category=category, source=source,

@@ -99,7 +99,8 @@ def _check(data: dict[str, Any], source: str) -> list[PolicyProblem]:
                 error(f"purposes.{key}.basis", f"{basis!r} is not a lawful basis; use one of: "
                       + ", ".join(BASES))
             used = entry.get("categories", [])
-            known = data.get("categories") if isinstance(data.get("categories"), dict) else {}
+            categories = data.get("categories")
+            known = categories if isinstance(categories, dict) else {}
             if not isinstance(used, list) or any(c not in known for c in used):
                 error(f"purposes.{key}.categories", "a list of this policy's category keys")
             if entry.get("written_consent") and basis != "consent":

@@ -114,7 +114,7 @@ def render_ropa(policy: Policy, fmt: str) -> str:
     doc = ropa(policy)
     if fmt == "csv":
         return _ropa_csv(doc)
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader, select_autoescape  # lazy for start-up
 
     env = Environment(loader=PackageLoader("pigment_cli", "templates"),
                       autoescape=select_autoescape(enabled_extensions=("html", "j2"),
@@ -195,6 +195,10 @@ def fides_manifest(policy: Policy) -> dict[str, Any]:
 
 
 def render_fides(policy: Policy) -> str:
-    import yaml  # an optional extra, imported only for this format
+    try:
+        import yaml  # lazy for start-up; and an optional extra (`fides`), needed only here
+    except ImportError:
+        raise BadInput("the Fides export needs the 'fides' extra (PyYAML): "
+                       "pip install 'pigment-cli[fides]'") from None
 
     return yaml.safe_dump(fides_manifest(policy), sort_keys=False, allow_unicode=True, width=100)

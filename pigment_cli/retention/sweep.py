@@ -133,13 +133,13 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
                 command="retention sweep", batch=batch, known=(row[0], row[1])):
             result.erased_subjects += 1
     done = len(the_plan.subjects)
-    for entry, held_now, now, batch in batches(
+    for item, held_now, now, batch in batches(
             sorted(the_plan.items, key=item_key), lambda ids: _items_now(conn, ids), item_key):
-        processed = now.get(entry.item)
-        rule = policy.retention_for(entry.category)
-        if (entry.subject_id not in held_now and processed is not None and rule is not None
+        processed = now.get(item.item)
+        rule = policy.retention_for(item.category)
+        if (item.subject_id not in held_now and processed is not None and rule is not None
                 and after(day_of(processed), rule.after) <= as_of):
-            result.erased_items += erase_items(conn, [entry], stamp=stamp, actor=actor,
+            result.erased_items += erase_items(conn, [item], stamp=stamp, actor=actor,
                                                command="retention sweep", batch=batch)
     result.duration_s = clock() - started
     with transaction(conn):

@@ -83,8 +83,8 @@ def erase_on_request(s: Session, subject_id: str, *, ground: str = "request",
     if not apply:
         return outcome
     last_processed = subject.last_processed_at
-    for purpose in granted:
-        withdraw(s, subject.id, purpose, via=via)
+    for granted_purpose in granted:
+        withdraw(s, subject.id, granted_purpose, via=via)
     # The withdrawals are records of the request, not new processing: the clock stays put.
     conn.execute("UPDATE subjects SET last_processed_at = ? WHERE id = ?",
                  (last_processed, subject.id))

@@ -175,7 +175,7 @@ def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_report(s: Session, data: dict[str, Any]) -> str:
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+    from jinja2 import Environment, PackageLoader, StrictUndefined  # lazy for start-up
 
     env = Environment(
         loader=PackageLoader("pigment_cli", "templates"),
@@ -273,17 +273,17 @@ def _write_directory(out: Path, files: dict[str, bytes]) -> None:
 
 
 def _write_zip(out: Path, files: dict[str, bytes], generated_at: str) -> None:
-    import zipfile  # only a --zip export pays for it
+    import zipfile  # lazy for start-up: only a --zip export pays for it
 
-    stamp = tuple(int(x) for x in (generated_at[0:4], generated_at[5:7], generated_at[8:10],
-                                   generated_at[11:13], generated_at[14:16], generated_at[17:19]))
+    stamp = (int(generated_at[0:4]), int(generated_at[5:7]), int(generated_at[8:10]),
+             int(generated_at[11:13]), int(generated_at[14:16]), int(generated_at[17:19]))
     remove_stale_exports(out.parent)
     fd, tmp = private_temp(out.parent, prefix=".pigment-export-")
     try:
         with os.fdopen(fd, "wb") as handle:
             with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for file_name, body in files.items():
-                    info = zipfile.ZipInfo(file_name, date_time=stamp)  # type: ignore[arg-type]
+                    info = zipfile.ZipInfo(file_name, date_time=stamp)
                     info.external_attr = (0o100600 & 0xFFFF) << 16
                     info.compress_type = zipfile.ZIP_DEFLATED
                     archive.writestr(info, body)

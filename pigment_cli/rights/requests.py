@@ -184,7 +184,8 @@ def _pauses(conn: sqlite3.Connection, request_id: str) -> list[sqlite3.Row]:
 
 def _row(conn: sqlite3.Connection, request_id: str) -> sqlite3.Row:
     key = request_id.strip().upper()
-    row = conn.execute(f"SELECT {_COLUMNS} FROM requests WHERE id = ?", (key,)).fetchone()
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT {_COLUMNS} FROM requests WHERE id = ?", (key,)).fetchone()
     if row is None:
         shown = key if _REQUEST_ID.match(key) else "with that id"
         raise NotFound(f"no request {shown} (ids look like R-7K3Q9; see: pigment sar list)")
@@ -305,7 +306,7 @@ def open_request(s: Session, subject_id: str, *, received: str,
     return _current(s, request_id)
 
 
-def _record_start_evidence(s: Session, request_id: str, on: str, column: str, what: str,
+def _record_start_evidence(s: Session, request_id: str, on: str | None, column: str, what: str,
                            command: str) -> RequestView:
     row = _open_row(s, request_id)
     if row[column]:
@@ -317,20 +318,20 @@ def _record_start_evidence(s: Session, request_id: str, on: str, column: str, wh
     return _current(s, row["id"])
 
 
-def verify_id(s: Session, request_id: str, *, on: str) -> RequestView:
+def verify_id(s: Session, request_id: str, *, on: str | None = None) -> RequestView:
     """Record the day the requested proof of identity (or authority) arrived: the clock starts then
     if that is after receipt."""
     return _record_start_evidence(s, request_id, on, "id_verified_on", "identity evidence",
                                   "sar verify-id")
 
 
-def fee_received(s: Session, request_id: str, *, on: str) -> RequestView:
+def fee_received(s: Session, request_id: str, *, on: str | None = None) -> RequestView:
     """Record the day a requested fee arrived: the clock starts then if that is the latest."""
     return _record_start_evidence(s, request_id, on, "fee_received_on", "a fee",
                                   "sar fee-received")
 
 
-def pause(s: Session, request_id: str, *, reason: str, on: str) -> RequestView:
+def pause(s: Session, request_id: str, *, reason: str, on: str | None = None) -> RequestView:
     """Stop the clock: clarification was asked for on `on`."""
     row = _open_row(s, request_id)
     text = _reason(reason, "--reason")
@@ -358,7 +359,7 @@ def pause(s: Session, request_id: str, *, reason: str, on: str) -> RequestView:
     return _current(s, row["id"])
 
 
-def resume(s: Session, request_id: str, *, on: str) -> RequestView:
+def resume(s: Session, request_id: str, *, on: str | None = None) -> RequestView:
     """Restart the clock: the clarification arrived on `on` (that day still counts as paused)."""
     row = _open_row(s, request_id)
     waiting = [p for p in _pauses(s.conn, row["id"]) if p["resumed_on"] is None]

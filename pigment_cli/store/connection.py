@@ -28,7 +28,7 @@ def resolve_path(db: Path | str | None) -> Path:
     env = os.environ.get("PIGMENT_DB")
     if env:
         return Path(env).expanduser().resolve()
-    from platformdirs import user_data_path
+    from platformdirs import user_data_path  # lazy for start-up: only without --db/$PIGMENT_DB
 
     return (user_data_path("pigment", appauthor=False) / "pigment.db").resolve()
 

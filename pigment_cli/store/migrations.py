@@ -1,13 +1,103 @@
 """The store's schema: numbered, forward-only migrations, each in the same transaction as its
-`user_version` bump. A store newer than `SCHEMA_VERSION` is refused by `connection`."""
+`user_version` bump. A store newer than `SCHEMA_VERSION` is refused by `connection`.
+
+Writing migration N
+-------------------
+Append one function to MIGRATIONS; never edit, reorder or drop one that has shipped. `migrate` runs
+it inside `transaction(conn)` (BEGIN IMMEDIATE, foreign keys on) and sets `user_version = N` in the
+same transaction: a store is wholly at N-1 or wholly at N, and raising abandons the lot. So a
+migration never runs BEGIN, COMMIT or ROLLBACK, and never `conn.executescript` (which COMMITs
+first): plain DDL goes through `_run_script`. What one ALTER TABLE cannot do goes through
+sqlite-utils on the migration's own connection, `db = _db(conn)`; sqlite_utils is imported there
+and nowhere else, so no other command pays its ~100 ms import.
+
+What sqlite-utils (4.2, read in sqlite_utils/db.py) does inside our open transaction:
+
+- Safe: `db.table(t).add_column(name, type)` without `fk=` (one ALTER TABLE ADD COLUMN through
+  `Database.execute`, which commits only a transaction it opened itself, never ours);
+  `create_index`, `create`, `insert_all` and `db.atomic()` (nested as SAVEPOINTs when a
+  transaction is open). (`db.table(t)`, not `db[t]`, which mypy types as table-or-view.)
+- Safe only through `_transform(db, t, **changes)`: `Table.transform` rebuilds the table (create
+  a copy, fill it, DROP the old one, rename the copy) and DROP TABLE takes the table's triggers
+  with it; transform does not put them back, so the append-only triggers on `audit` and
+  `consent_events` would silently vanish. `_transform` re-creates them. Never call
+  `Table.transform`, `Table.add_foreign_key`, `Database.add_foreign_keys` or
+  `add_column(fk=...)` directly (the last three are transforms too): pass
+  `add_foreign_keys=[...]` to `_transform` instead.
+- Needs `@_foreign_keys_off`: a transform of a table that others reference with ON DELETE CASCADE
+  (`subjects`, `requests`). SQLite ignores `PRAGMA foreign_keys` inside a transaction, so
+  dropping the old table would cascade-delete every child row; `Table.transform` sees the
+  danger and raises `TransactionError` instead. A migration marked `@_foreign_keys_off` runs as
+  SQLite's own 12-step ALTER recipe says: foreign keys off before BEGIN, `PRAGMA
+  foreign_key_check` before COMMIT (an orphan aborts the migration), back on after. Tables
+  nothing references (items, consent_events, audit...) need no mark: with foreign keys on
+  inside a transaction, transform defers the checks and runs foreign_key_check itself.
+- Never: `db.begin()`, `db.commit()`, `db.rollback()` (they would end our transaction),
+  `db.vacuum()`, `enable_wal()`, `disable_wal()`, `ensure_autocommit_on()` (refused inside a
+  transaction), or `sqlite_utils.Migrations` (its own bookkeeping table and a deferred BEGIN;
+  the store counts in `user_version` under BEGIN IMMEDIATE).
+
+An example, as the registers work might write it:
+
+    def _m2_registers(conn: sqlite3.Connection) -> None:
+        _run_script(conn, "CREATE TABLE registers (id TEXT PRIMARY KEY, name TEXT NOT NULL);")
+        db = _db(conn)
+        db.table("consent_events").add_column("withdrawn_via", str)
+        db.table("items").add_column("register_id", str)
+        _transform(db, "items", add_foreign_keys=[("register_id", "registers", "id")])
+
+    @_foreign_keys_off  # subjects is referenced with ON DELETE CASCADE
+    def _m3_subject_title_never_null(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE subjects SET title = '' WHERE title IS NULL")
+        _transform(_db(conn), "subjects", not_null={"title"}, defaults={"title": ""})
+
+    MIGRATIONS = [_m1_foundation, _m2_registers, _m3_subject_title_never_null]
+
+tests/store/test_migrations.py runs migrations like these on a schema-1 store with data in every
+table (tests/fixtures/store-schema1.sql): copy its tests for each new migration.
+"""
 
 from __future__ import annotations
 
 import secrets
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from pigment_cli.errors import StoreError
 from pigment_cli.store.tx import transaction
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _db(conn: sqlite3.Connection) -> Database:
+    """sqlite-utils on the migration's connection, inside its transaction. No plugins (no
+    third-party code sees clinic data, 13 ms saved) and no `PRAGMA recursive_triggers = ON`, which
+    sqlite-utils sets by default and which would change how triggers run on our connection."""
+    from sqlite_utils import Database
+
+    return Database(conn, execute_plugins=False, recursive_triggers=False)
+
+
+def _transform(db: Database, table: str, **changes: Any) -> None:
+    """`db.table(table).transform(**changes)`, then the table's triggers again: the rebuild
+    drops them with the old table (`keep_table=` is not for migrations: the old copy keeps them)."""
+    triggers = [row[0] for row in db.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name",
+        (table,))]
+    db.table(table).transform(**changes)
+    for sql in triggers:
+        db.conn.execute(sql)
+
+
+def _foreign_keys_off(migration: Migration) -> Migration:
+    """Mark a migration that rebuilds a table other tables reference with ON DELETE CASCADE: it
+    runs with foreign keys off, and is checked with `PRAGMA foreign_key_check` before COMMIT."""
+    migration.foreign_keys_off = True  # type: ignore[attr-defined]
+    return migration
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -200,19 +290,42 @@ def _m1_foundation(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_foundation]
+MIGRATIONS: list[Migration] = [_m1_foundation]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    """Bring the store up to `SCHEMA_VERSION`, one migration (and one transaction) at a time."""
+    current = _version(conn)
     for number, migration in enumerate(MIGRATIONS, start=1):
-        if number <= current:
-            continue
+        if number > current:
+            _apply(conn, number, migration)
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _apply(conn: sqlite3.Connection, number: int, migration: Migration) -> None:
+    foreign_keys_off = bool(getattr(migration, "foreign_keys_off", False))
+    if foreign_keys_off:  # before BEGIN: inside a transaction SQLite ignores it
+        conn.execute("PRAGMA foreign_keys = OFF")
+    try:
         with transaction(conn):
             # Re-read inside the write lock: another process may have migrated meanwhile.
-            if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
-                continue
+            if _version(conn) >= number:
+                return
             migration(conn)
+            if foreign_keys_off:
+                orphans = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if orphans:
+                    tables = ", ".join(sorted({row[0] for row in orphans}))
+                    raise StoreError(
+                        f"schema migration {number} not applied: it would leave {len(orphans)} "
+                        f"row(s) in {tables} pointing at nothing"
+                    )
             conn.execute(f"PRAGMA user_version = {number}")
+    finally:
+        if foreign_keys_off:
+            conn.execute("PRAGMA foreign_keys = ON")
 

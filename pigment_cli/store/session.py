@@ -36,7 +36,7 @@ class Session:
     path: Path | None = None
     wall: datetime | None = None  # the real time, when `now` is an --as-of day
     _policy: Policy | None = field(default=None, repr=False)
-    _after_commit: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _after_commit: list[Callable[[], object]] = field(default_factory=list, repr=False)
 
     @property
     def policy(self) -> Policy:
@@ -58,8 +58,9 @@ class Session:
         return audit.record(self.conn, at=self.stamp, actor=self.actor, command=command,
                             subject_id=subject_id, **detail)
 
-    def after_commit(self, action: Callable[[], None]) -> None:
-        """Run `action` once the session's transaction has committed (e.g. scrub the WAL)."""
+    def after_commit(self, action: Callable[[], object]) -> None:
+        """Run `action` once the session's transaction has committed (e.g. scrub the WAL); what it
+        returns is ignored."""
         self._after_commit.append(action)
 
 

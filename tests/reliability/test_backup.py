@@ -106,6 +106,7 @@ def test_check_lists_findings_and_exits_1(cli, store: Path) -> None:
     result = cli("check")
     assert result.exit_code == ExitCode.CHECK_FAILED
     data = cli("check", "--json")
+    assert data.exit_code == ExitCode.CHECK_FAILED
     import json
 
     checks = {f["check"] for f in json.loads(data.stdout)["findings"]}

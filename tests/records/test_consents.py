@@ -165,7 +165,7 @@ def test_check_answers_granted_and_written(store: Path) -> None:
         assert not result.ok and "not written" in result.reason
 
 
-# --- suppression hash ---------------------------------------------------------------------------
+# --- suppression hash -------------------------------------------------------------------------
 
 
 def test_email_hmac_ignores_case_and_spaces_and_depends_on_the_store_key(store: Path,
@@ -181,7 +181,7 @@ def test_email_hmac_ignores_case_and_spaces_and_depends_on_the_store_key(store: 
     other.close()
 
 
-# --- audience ------------------------------------------------------------------------------------
+# --- audience ---------------------------------------------------------------------------------
 
 
 def _suppress(db: Path, email: str) -> None:
@@ -266,7 +266,7 @@ def test_audience_is_one_quick_query_on_many_subjects(store: Path) -> None:
     assert elapsed < 5  # generous: the machine is shared; about 0.1 s when idle
 
 
-# --- unsubscribe files ---------------------------------------------------------------------------
+# --- unsubscribe files ------------------------------------------------------------------------
 
 
 def test_parse_mailing_service_csv_with_bom_mixed_case_headers_and_blank_lines() -> None:

@@ -1,49 +1,13 @@
-"""Creating and opening the store: the documented errors and the file's protections."""
+"""The root app, whatever the command: --version, the documented errors for a missing, foreign,
+newer, corrupt or busy store, and an internal error as one line with exit 70."""
 
 from __future__ import annotations
 
 import sqlite3
-import stat
 from pathlib import Path
 
 from pigment_cli.errors import ExitCode
 from pigment_cli.store.migrations import SCHEMA_VERSION
-
-
-def test_init_creates_a_private_wal_store(cli, db: Path) -> None:
-    result = cli.ok("init")
-    assert "created store" in result.stderr
-    assert stat.S_IMODE(db.stat().st_mode) == 0o600
-    conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-
-
-def test_init_is_private_even_under_a_permissive_umask(cli, db: Path) -> None:
-    import os
-
-    old = os.umask(0)
-    try:
-        cli.ok("init")
-        cli.ok("subject", "add", "--name", "Someone")
-    finally:
-        os.umask(old)
-    for path in (db, Path(f"{db}-wal")):
-        if path.exists():
-            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-
-
-def test_init_refuses_an_existing_store(cli, store: Path) -> None:
-    result = cli("init")
-    assert result.exit_code == ExitCode.STORE
-    assert "already exists" in result.stderr
-
-
-def test_db_option_wins_over_environment(cli, tmp_path: Path) -> None:
-    other = tmp_path / "elsewhere.db"
-    cli.ok("init", "--db", other)
-    assert other.exists()
-    assert not (tmp_path / "pigment.db").exists()
 
 
 def test_missing_store_is_exit_4_and_nothing_is_created(cli, db: Path) -> None:
@@ -105,37 +69,6 @@ def test_locked_store_is_exit_4_with_a_clear_message(cli, store: Path, monkeypat
         holder.close()
     assert result.exit_code == ExitCode.STORE
     assert "busy" in result.stderr
-
-
-def test_pragmas_on_every_connection(store: Path) -> None:
-    from pigment_cli.store.connection import open_store
-
-    conn = open_store(store)
-    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
-
-
-def test_migrations_bring_an_old_store_forward(tmp_path: Path, monkeypatch) -> None:
-    from pigment_cli.store import connection, migrations
-
-    path = tmp_path / "old.db"
-    conn = connection.init_store(path)
-    conn.close()
-    calls = []
-
-    def m2(conn: sqlite3.Connection) -> None:
-        calls.append(2)
-        conn.execute("CREATE TABLE added_later (x)")
-
-    more = [*migrations.MIGRATIONS, m2]
-    monkeypatch.setattr(migrations, "MIGRATIONS", more)
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", len(more))
-    conn = connection.open_store(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(more)
-    conn.close()
-    connection.open_store(path).close()  # already migrated: runs nothing twice
-    assert calls == [2]
 
 
 def test_version_flag(cli) -> None:

@@ -1,17 +1,17 @@
 """Subject-access deadline arithmetic (legal-notes rules 1-8): a table of cases derived by hand from
-the rules, the `sar deadline` command, and hypothesis properties."""
+the rules, the bank holidays, and hypothesis properties. (`pigment sar deadline` is in
+cli/test_sar.py.)"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pigment_cli.clock import bank_holidays, roll_to_working_day, sar_due_date, sar_raw_end
-from pigment_cli.errors import BadInput, ExitCode
+from pigment_cli.errors import BadInput
 
 # (received, extended, paused days, due, why). England & Wales bank holidays.
 CASES = [
@@ -80,47 +80,8 @@ def test_an_unknown_region_is_bad_input() -> None:
         roll_to_working_day(date(2026, 1, 1), "XX", None)
 
 
-# --- the command -----------------------------------------------------------------------------
+# --- properties -------------------------------------------------------------------------------
 
-
-@pytest.mark.parametrize(("args", "expected"), [
-    (["2024-11-25"], "2024-12-27"),
-    (["2024-01-31"], "2024-02-29"),
-    (["2024-01-31", "--extended"], "2024-04-30"),
-    (["2026-11-25T23:59:00"], "2026-12-29"),  # time of day is ignored
-])
-def test_sar_deadline_prints_the_date_alone(cli, args: list[str], expected: str) -> None:
-    result = cli.ok("sar", "deadline", *args)
-    assert result.stdout == expected + "\n"
-    assert result.stderr == ""
-
-
-@pytest.mark.parametrize("bad", ["25/11/2024", "2024-02-30", "tomorrow", ""])
-def test_sar_deadline_bad_date_is_exit_2(cli, bad: str) -> None:
-    result = cli("sar", "deadline", bad)
-    assert result.exit_code == ExitCode.BAD_INPUT
-    assert result.stdout == ""
-    assert "2026-03-31" in result.stderr
-
-
-def test_sar_deadline_needs_no_store(cli, db: Path) -> None:
-    assert not db.exists()
-    cli.ok("sar", "deadline", "2024-11-25")
-    assert not db.exists()  # and creates none
-
-
-def test_sar_deadline_follows_the_store_policy_region(cli, store: Path, tmp_path: Path) -> None:
-    from pigment_cli.policy import default_source
-
-    scottish = default_source().replace('holidays_subdivision = "ENG"', 'holidays_subdivision = "SCT"')
-    policy_file = tmp_path / "scotland.toml"
-    policy_file.write_text(scottish)
-    assert cli.ok("sar", "deadline", "2026-10-30").stdout.strip() == "2026-11-30"
-    cli.ok("policy", "apply", str(policy_file))
-    assert cli.ok("sar", "deadline", "2026-10-30").stdout.strip() == "2026-12-01"
-
-
-# --- properties -----------------------------------------------------------------------------
 
 starts = st.dates(min_value=date(2000, 1, 1), max_value=date(2060, 12, 31))
 

@@ -1,4 +1,4 @@
-"""Subjects and items through the CLI: add, rectify, find, list, show, and their errors."""
+"""`pigment subject ...`: add, show, update (rectify), find, list, and their errors."""
 
 from __future__ import annotations
 
@@ -53,11 +53,27 @@ def test_erasure_date_follows_last_processing(cli, store: Path) -> None:
     assert cli.json("item", "list", sid)[0]["processed_at"] == "2026-11-25T11:00:00"
 
 
-def test_leap_day_plus_seven_years_is_28_february(store: Path) -> None:
-    from pigment_cli.policy import default_policy
-    from pigment_cli.policy.rules import subject_due
+def test_subject_show_lists_consents_and_disclosures(cli, subject_id: str) -> None:
+    cli.ok("consent", "grant", subject_id, "newsletter", "--via", "paper_form")
+    cli.ok("disclose", subject_id, "--to", "North Lab", "--recipient-type", "laboratory",
+           "--purpose", "medical_referral", "--items", "identity,medical_history")
+    view = cli.json("subject", "show", subject_id)
+    consents = {c["purpose"]: c for c in view["consents"]}
+    assert consents["newsletter"]["state"] == "granted" and consents["newsletter"]["written"]
+    assert consents["cookies"]["state"] == "never asked"
+    assert view["disclosures"] == [{
+        "id": 1, "at": "2026-11-25T10:30:00", "to": "North Lab", "type": "laboratory",
+        "purpose": "medical_referral", "basis": "contract",
+        "categories": "identity, medical_history"}]
+    table = cli.ok("subject", "show", subject_id).stdout
+    assert "Consents" in table and "Disclosures" in table and "North Lab" in table
 
-    assert subject_due(default_policy(), "2024-02-29").isoformat() == "2031-02-28"
+
+def test_subject_show_lists_requests(cli, subject_id: str) -> None:
+    rid = cli.ok("sar", "open", subject_id, "--received", "2026-11-02").stdout.split()[0]
+    view = cli.json("subject", "show", subject_id)
+    assert view["requests"][0]["request"] == rid and view["requests"][0]["due"] == "2026-12-02"
+    assert rid in cli.ok("subject", "show", subject_id).stdout
 
 
 def test_update_rectifies_and_reports_changed_fields(cli, subject_id: str) -> None:
@@ -91,6 +107,19 @@ def test_find_by_id_in_lower_case(cli, subject_id: str) -> None:
 def test_find_treats_wildcards_literally(cli, subject_id: str) -> None:
     assert cli.json("subject", "find", "%") == []
     assert cli.json("subject", "find", "_") == []
+
+
+def test_find_says_when_there_are_more_matches(cli, store) -> None:
+    for n in range(3):
+        cli.ok("subject", "add", "--name", f"Smith {n}")
+    result = cli("subject", "find", "smith", "--limit", "2", "--json")
+    assert result.exit_code == ExitCode.OK and len(json.loads(result.stdout)) == 2
+    assert "there are more" in result.stderr
+    assert "there are more" not in cli.ok("subject", "find", "smith").stderr
+
+
+def test_find_an_international_phone_number(cli, subject_id: str) -> None:
+    assert cli.json("subject", "find", "+44 7700 900123")[0]["id"] == subject_id
 
 
 def test_list(cli, subject_id: str) -> None:
@@ -136,87 +165,3 @@ def test_unknown_subject_message_never_echoes_a_name(cli, store: Path) -> None:
     result = cli("subject", "show", "Ada Lovelace")
     assert result.exit_code == ExitCode.BAD_INPUT
     assert "Lovelace" not in result.stderr
-
-
-@pytest.mark.parametrize(
-    ("option", "value", "allowed"),
-    [("--category", "bogus", "medical_history"), ("--source", "carrier_pigeon", "cctv"),
-     ("--purpose", "fun", "newsletter"), ("--basis", "whim", "legal_obligation")],
-)
-def test_item_vocabulary_is_checked_against_the_policy(cli, subject_id, option, value, allowed) -> None:
-    args = {"--category": "identity", "--source": "form", "--purpose": "care"}
-    args[option] = value
-    flat = [x for pair in args.items() for x in pair]
-    result = cli("item", "add", subject_id, *flat)
-    assert result.exit_code == ExitCode.BAD_INPUT
-    assert value in result.stderr and allowed in result.stderr and "allows" in result.stderr
-    assert cli.json("item", "list", subject_id) == []
-
-
-def test_item_dates_are_checked(cli, subject_id: str) -> None:
-    base = ["item", "add", subject_id, "--category", "identity", "--source", "form",
-            "--purpose", "care"]
-    assert cli(*base, "--processed", "yesterday").exit_code == ExitCode.BAD_INPUT
-    assert cli(*base, "--processed", "2027-01-01").exit_code == ExitCode.BAD_INPUT
-    assert cli(*base, "--collected", "2025-01-02", "--processed", "2025-01-01").exit_code == 2
-    assert cli.ok(*base, "--processed", "2025-01-01T09:15:00+01:00").stdout.strip()
-    assert cli.json("item", "list", subject_id)[0]["processed_at"] == "2025-01-01T08:15:00"
-
-
-def test_consent_purpose_items_must_rest_on_consent(cli, subject_id: str) -> None:
-    result = cli("item", "add", subject_id, "--category", "marketing", "--source", "survey",
-                 "--purpose", "newsletter", "--basis", "contract")
-    assert result.exit_code == ExitCode.BAD_INPUT
-    assert "consent" in result.stderr
-
-
-def test_touch_refuses_going_back_in_time(cli, subject_id: str) -> None:
-    item = cli.ok("item", "add", subject_id, "--category", "identity", "--source", "form",
-                  "--purpose", "care", "--processed", "2025-06-01").stdout.strip()
-    result = cli("item", "touch", item, "--processed", "2025-01-01")
-    assert result.exit_code == ExitCode.BAD_INPUT
-    assert cli("item", "touch", "999").exit_code == ExitCode.BAD_INPUT
-
-
-def test_a_failed_command_changes_nothing(cli, subject_id: str, db: Path) -> None:
-    import sqlite3
-
-    def snapshot() -> list:
-        conn = sqlite3.connect(db)
-        rows = [conn.execute(f"SELECT * FROM {t}").fetchall() for t in ("subjects", "items", "audit")]
-        conn.close()
-        return rows
-
-    before = snapshot()
-    result = cli("item", "add", subject_id, "--category", "identity", "--source", "form",
-                 "--purpose", "care", "--processed", "2999-01-01")
-    assert result.exit_code == ExitCode.BAD_INPUT
-    assert snapshot() == before
-
-
-def test_domain_api_without_the_cli(store: Path) -> None:
-    from conftest import domain
-
-    from pigment_cli.records.items import add_item
-    from pigment_cli.records.subjects import add_subject
-    from pigment_cli.reports.holding import holding
-
-    with domain(store) as s:
-        subject = add_subject(s, name="Domain Person", email="d@example.org")
-        add_item(s, subject.id, category="contact", source="email", purpose="care", value="x")
-    with domain(store) as s:
-        view = holding(s, subject.id)
-    assert len(view.items) == 1 and view.items_by_category()["contact"][0].value == "x"
-
-
-def test_find_says_when_there_are_more_matches(cli, store) -> None:
-    for n in range(3):
-        cli.ok("subject", "add", "--name", f"Smith {n}")
-    result = cli("subject", "find", "smith", "--limit", "2", "--json")
-    assert result.exit_code == 0 and len(json.loads(result.stdout)) == 2
-    assert "there are more" in result.stderr
-    assert "there are more" not in cli("subject", "find", "smith").stderr
-
-
-def test_find_an_international_phone_number(cli, subject_id: str) -> None:
-    assert cli.json("subject", "find", "+44 7700 900123")[0]["id"] == subject_id

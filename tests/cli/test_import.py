@@ -115,7 +115,7 @@ def test_map_renames_columns_and_unknown_columns_are_ignored(cli, store: Path, t
     path = write(tmp_path / "pms.csv", text)
     result = cli("import", "subjects", path, "--map", "patient id=external_id",
                  "--map", "FULL NAME=name", "--map", "date of birth=dob", "--json")
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == ExitCode.OK, result.stderr
     summary = json.loads(result.stdout)
     assert summary["inserted"] == 1
     assert summary["ignored_columns"] == ["Notes"]
@@ -158,7 +158,7 @@ def test_unreadable_files_are_exit_2_and_change_nothing(cli, store: Path, tmp_pa
     assert snapshot(store) == before
 
 
-# --- re-import ----------------------------------------------------------------------------------
+# --- re-import --------------------------------------------------------------------------------
 
 
 def test_reimporting_subjects_updates_by_external_id(cli, imported, tmp_path: Path) -> None:
@@ -228,7 +228,8 @@ def test_one_audit_entry_per_import_with_counts_only(cli, imported, tmp_path: Pa
     assert "Rosacea" not in log and "Okafor" not in log and "records.csv" not in log
 
 
-# --- the validation report ----------------------------------------------------------------------
+# --- the validation report --------------------------------------------------------------------
+
 
 BAD_ITEMS = (
     "external_id,category,source,purpose,basis,value,collected_at,processed_at\n"
@@ -300,14 +301,14 @@ def test_bad_subject_rows_name_the_column(cli, store: Path, tmp_path: Path) -> N
     assert cli.json("subject", "list")["total"] == 0
 
 
-# --- --skip-invalid -----------------------------------------------------------------------------
+# --- --skip-invalid ---------------------------------------------------------------------------
 
 
 def test_skip_invalid_imports_the_good_rows_and_writes_private_rejects(cli, imported,
                                                                        tmp_path: Path) -> None:
     path = write(tmp_path / "bad.csv", BAD_ITEMS)
     result = cli("import", "items", path, "--skip-invalid", "--json")
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == ExitCode.OK, result.stderr
     summary = json.loads(result.stdout)
     rejects = tmp_path / "bad.rejects.csv"
     assert (summary["inserted"], summary["rejected"]) == (1, 7)
@@ -346,7 +347,8 @@ def test_no_rejects_file_when_every_row_is_good(cli, imported, tmp_path: Path) -
     assert not list(tmp_path.glob(".pigment-*"))
 
 
-# --- consents -----------------------------------------------------------------------------------
+# --- consents ---------------------------------------------------------------------------------
+
 
 CONSENTS = (
     "external_id,purpose,action,channel,at,evidence,notice\n"
@@ -363,8 +365,8 @@ def test_import_consents_builds_the_ledger(cli, imported, tmp_path: Path) -> Non
     assert (summary["inserted"], summary["unchanged"]) == (4, 0)
     amara, ben = imported["PMS-1"]["id"], imported["PMS-2"]["id"]
     assert cli("consent", "check", amara, "newsletter").exit_code == ExitCode.CHECK_FAILED
-    assert cli("consent", "check", ben, "third_party_non_medical", "--written").exit_code == 0
-    assert cli("consent", "check", ben, "satisfaction_survey", "--written").exit_code == 1
+    assert cli("consent", "check", ben, "third_party_non_medical", "--written").exit_code == ExitCode.OK
+    assert cli("consent", "check", ben, "satisfaction_survey", "--written").exit_code == ExitCode.CHECK_FAILED
     history = cli.json("consent", "history", amara)
     assert [(e["action"], e["channel"], e["written"], e["notice_version"]) for e in history] == [
         ("grant", "web_form", True, "2023-01"), ("withdraw", "newsletter_link", False, "2026-11")]
@@ -388,7 +390,7 @@ def test_bad_consent_rows(cli, imported, tmp_path: Path) -> None:
     assert "line 6, column at: is empty" in result.stderr
 
 
-# --- size ---------------------------------------------------------------------------------------
+# --- size -------------------------------------------------------------------------------------
 
 
 def test_ten_thousand_rows(cli, store: Path, tmp_path: Path) -> None:

@@ -1,26 +1,15 @@
-"""The import domain API: one transaction per file, progress, file names, the shared validators."""
+"""The import domain API: one transaction per file, progress, matching re-imported items, and
+suppressed emails counted."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import domain
+from conftest import domain, row_count
 
-from pigment_cli.errors import BadInput
-from pigment_cli.importer import ImportRejected, import_file, parse_mapping, rejects_path
-from pigment_cli.importer.sources import normalise_header
-from pigment_cli.policy import default_policy
-from pigment_cli.records.validate import FieldError, check_item, subject_field
-
-
-def _count(db: Path, table: str) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    finally:
-        conn.close()
+from pigment_cli.errors import BadInput, ExitCode
+from pigment_cli.importer import ImportRejected, import_file
 
 
 def _subjects_file(path: Path, n: int) -> Path:
@@ -42,7 +31,7 @@ def test_an_interrupted_import_leaves_nothing_behind(store: Path, tmp_path: Path
 
     with pytest.raises(KeyboardInterrupt), domain(store) as s:
         import_file(s, "subjects", path, progress=progress)
-    assert _count(store, "subjects") == 0
+    assert row_count(store, "subjects") == 0
     assert [c[1] for c in calls] == [path.stat().st_size] * 4
     assert calls == sorted(calls)
 
@@ -65,7 +54,7 @@ def test_rejected_import_carries_the_first_problems(store: Path, tmp_path: Path)
     assert len(caught.value.problems) == 50
     assert str(caught.value.problems[0]) == (
         "line 2, column email: is not an email address (expected name@example.org)")
-    assert caught.value.exit_code == 2
+    assert caught.value.exit_code == ExitCode.BAD_INPUT
 
 
 def test_unknown_kind(store: Path, tmp_path: Path) -> None:
@@ -90,22 +79,7 @@ def test_items_of_a_subject_who_had_items_are_matched_not_duplicated(store: Path
     with domain(store) as s:
         summary = import_file(s, "items", second)
     assert (summary.inserted, summary.unchanged) == (2, 1)
-    assert _count(store, "items") == 3
-
-
-def test_rejects_file_name_is_derived_from_the_input() -> None:
-    assert rejects_path(Path("/x/patients.csv")) == Path("/x/patients.rejects.csv")
-    assert rejects_path(Path("/x/items.jsonl")) == Path("/x/items.rejects.csv")
-    assert rejects_path(Path("/x/export")) == Path("/x/export.rejects.csv")
-
-
-def test_header_names_and_maps() -> None:
-    assert normalise_header("  External-ID ") == "external_id"
-    assert normalise_header("Date of  Birth") == "date_of_birth"
-    assert parse_mapping(["Patient ID=External ID", "Mail=email"], "subjects") == {
-        "patient_id": "external_id", "mail": "email"}
-    with pytest.raises(BadInput, match="not a column of items"):
-        parse_mapping(["x=name"], "items")
+    assert row_count(store, "items") == 3
 
 
 def test_consent_grants_for_suppressed_emails_are_counted(store: Path, tmp_path: Path) -> None:
@@ -125,27 +99,3 @@ def test_consent_grants_for_suppressed_emails_are_counted(store: Path, tmp_path:
     with domain(store) as s:
         summary = import_file(s, "consents", consents)
     assert (summary.inserted, summary.suppressed) == (2, 1)
-
-
-# --- the validators shared with `subject add` and `item add` -----------------------------------
-
-
-def test_field_errors_carry_a_column_and_a_reason_without_the_value() -> None:
-    from datetime import date
-
-    with pytest.raises(FieldError) as caught:
-        subject_field("dob", "31/12/1980", date(2026, 11, 25))
-    assert caught.value.column == "dob" and "31/12/1980" not in caught.value.reason
-    assert "31/12/1980" not in caught.value.message  # a value typed in the wrong field may be personal
-    assert isinstance(caught.value, BadInput)
-    with pytest.raises(FieldError) as caught:
-        check_item(default_policy(), "2026-11-25", "2026-11-25T10:30:00", category="identity",
-                   source="form", purpose="care", collected="2026-02-02", processed="2026-01-01")
-    assert (caught.value.column, caught.value.reason) == ("collected_at", "is after processed_at")
-
-
-def test_check_item_normalises_times() -> None:
-    row = check_item(default_policy(), "2026-11-25", "2026-11-25T10:30:00", category="identity",
-                     source="form", purpose="care", processed="2025-01-01T09:15:00+01:00")
-    assert row == ("identity", "form", "care", "contract", None, "2025-01-01T08:15:00",
-                   "2025-01-01T08:15:00")
