@@ -290,7 +290,15 @@ def _m1_foundation(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m1_foundation]
+def _m2_specific_consent(conn: sqlite3.Connection) -> None:
+    """A consent to a non-medical disclosure names who may receive what (UK GDPR Art. 4(11)):
+    its recipient (a name, or a recipient type) and the categories of data it covers."""
+    db = _db(conn)
+    db.table("consent_events").add_column("recipient", str)
+    db.table("consent_events").add_column("categories", str)  # comma-separated category keys
+
+
+MIGRATIONS: list[Migration] = [_m1_foundation, _m2_specific_consent]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

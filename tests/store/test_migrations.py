@@ -103,6 +103,27 @@ def test_this_pigment_opens_a_schema1_store_and_finds_it_healthy(cli, old_store:
     assert_sound(conn)
 
 
+def test_migration_2_gives_consents_a_recipient_and_categories_and_loses_nothing(
+        old_store: Path) -> None:
+    conn = sqlite3.connect(old_store)
+    before = rows(conn)
+    conn.close()
+    conn = connection.open_store(old_store)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 2
+    after = rows(conn)
+    assert_sound(conn)
+    conn.close()
+    columns = {r[1] for r in sqlite3.connect(old_store).execute("PRAGMA table_info(consent_events)")}
+    assert {"recipient", "categories"} <= columns
+    for table, table_rows in before.items():
+        if table == "consent_events":
+            assert [{k: v for k, v in r.items() if k not in ("recipient", "categories")}
+                    for r in after[table]] == table_rows
+            assert all(r["recipient"] is None and r["categories"] is None for r in after[table])
+        else:
+            assert after[table] == table_rows, table
+
+
 def test_a_sqlite_utils_migration_keeps_every_row(current_store: Path, monkeypatch) -> None:
     conn = sqlite3.connect(current_store)
     before, indexes = rows(conn), schema(conn, "index")
