@@ -7,7 +7,8 @@ DEMO_DB := $(CURDIR)/demo/pigment.db
 
 .PHONY: demo test test-fast lint bench clean
 
-# One install for everything: the dev extra includes the demo and fides extras (Faker, PyYAML).
+# One install for everything: the dev extra includes the demo, fides and backup-encryption extras
+# (Faker, PyYAML, pyrage).
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -231,14 +231,15 @@ class _Clinic:
                                     day=day.isoformat(), amount=rng.choice((40, 60, 85)))
             items.append((subject_id, category, source, purpose, basis[purpose], value, at, at, at))
             latest = max(latest, at)
-        latest = max(latest, self.consents(subject_id, first, last, batch["consents"]))
+        self.consents(subject_id, first, last, batch["consents"])
         if rng.random() < 0.08:
-            latest = max(latest, self.disclosure(subject_id, first, last, batch["disclosures"]))
+            self.disclosure(subject_id, first, last, batch["disclosures"])
         if rng.random() < 0.005:
             self.hold(subject_id, batch["holds"])
         if rng.random() < 0.003:
-            latest = max(latest, self.request(subject_id, last, batch["requests"]))
-        # The retention clock: the latest processing of anything held on them.
+            self.request(subject_id, last, batch["requests"])
+        # The retention clock: the latest processing of their data for a purpose (their items);
+        # consents, disclosures and requests never move it.
         batch["subjects"].append((subject_id, f"PMS-{100000 + index}", who["name"], who["title"],
                                   who["dob"], who["email"], who["phone"], who["address"],
                                   first_at, first_at, latest))
@@ -259,14 +260,18 @@ class _Clinic:
             evidence = (f"paper form PF-{rng.randint(10000, 99999)}" if channel == "paper_form"
                         else f"web form submission W-{rng.randint(100000, 999999)}"
                         if channel == "web_form" else None)
+            scope: tuple[str | None, str | None] = (None, None)
+            if self.policy.purpose(purpose).specific:  # names whom and what it covers
+                scope = ("Fictional Wellbeing Partners Ltd", "identity,contact")
             out.append((subject_id, purpose, "grant", channel, int(channel in WRITTEN_CHANNELS),
-                        evidence, f"{granted.year}-01", at, DEMO_ACTOR, at))
+                        evidence, f"{granted.year}-01", at, DEMO_ACTOR, at, *scope))
             latest = max(latest, at)
             if rng.random() < 0.25:  # withdrawn while still in touch with the clinic
                 withdrawn = self.when(self.day(granted, min(self.today, last + timedelta(days=365))))
                 via = "newsletter_link" if purpose == "newsletter" else rng.choice(("email", "phone"))
                 out.append((subject_id, purpose, "withdraw", via, int(via in WRITTEN_CHANNELS),
-                            None, f"{granted.year}-01", withdrawn, DEMO_ACTOR, withdrawn))
+                            None, f"{granted.year}-01", withdrawn, DEMO_ACTOR, withdrawn, None,
+                            None))
                 latest = max(latest, withdrawn)
         return latest
 

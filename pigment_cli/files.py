@@ -1,18 +1,27 @@
 """Files pigment writes: formula-safe CSV, and private files (mode 0600 under any umask). Every
 copy of personal data the tool makes goes through these: a new file is created exclusively, a
-replaced one is written under a temporary name in the same directory, flushed, then renamed."""
+replaced one is written under a temporary name in the same directory, flushed, then renamed.
+`check_output` refuses a destination that is one of the store's own files or not a regular file;
+temporaries are locked while written, so the next run can tell a killed run's leftovers
+(`remove_leftovers`) from work in progress."""
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import os
+import shutil
+import stat
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from pigment_cli.errors import BadInput
+
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 # A spreadsheet treats a cell starting with one of these as a formula (CSV injection, OWASP).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -70,10 +79,107 @@ def create_private(path: Path | str, flags: int = os.O_WRONLY) -> int:
 
 
 def private_temp(directory: Path, prefix: str = ".pigment-", suffix: str = ".tmp") -> tuple[int, Path]:
-    """A new private temporary file in `directory` (so a rename never crosses filesystems)."""
+    """A new private temporary file in `directory` (so a rename never crosses filesystems),
+    locked (flock) until its descriptor is closed: `remove_leftovers` leaves it alone meanwhile."""
     fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
     os.fchmod(fd, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
     return fd, Path(name)
+
+
+def lock_in_use(path: Path | str) -> int:
+    """Mark a temporary (a file or a directory) as being written: a flock held until the returned
+    descriptor is closed. The kernel drops it if the process is killed."""
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def in_use(path: Path) -> bool:
+    """Is a live run holding this temporary locked (`private_temp`, `lock_in_use`)?"""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+LEFTOVER_GRACE_SECONDS = 2.0  # younger than this, a temporary may not be locked by its writer yet
+
+
+def remove_leftovers(directory: Path, pattern: str, *, now: float | None = None) -> list[Path]:
+    """Delete what killed runs left in `directory` under `pattern` (temporaries holding personal
+    data that never look complete). One that a live run holds locked, or a few seconds old, is
+    left alone; symlinks are never followed. Returns what was removed."""
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    try:
+        candidates = sorted(directory.glob(pattern))
+    except OSError:
+        return removed
+    for leftover in candidates:
+        try:
+            if leftover.is_symlink() or now - leftover.lstat().st_mtime < LEFTOVER_GRACE_SECONDS:
+                continue
+            if in_use(leftover):
+                continue  # a run is still writing it
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+            removed.append(leftover)
+        except OSError:
+            continue
+    return removed
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Do `a` and `b` name one file (the same path once links are followed, or the same inode)?"""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_own_file(path: Path, protected: Iterable[Path], *, what: str = "--out") -> None:
+    """Refuse (exit 2, one line) to write at `path` when it is one of `protected` (the store's own
+    files, see `pigment_cli.store.connection.own_files`), whether that file exists yet or not.
+    Links are followed: a symlink or hard link onto the store is the store."""
+    for own in protected:
+        if same_file(path, own):
+            raise BadInput(f"{what} {path} is one of the store's own files ({Path(own).name}); "
+                           "choose another name")
+
+
+def check_output(path: Path, protected: Iterable[Path], *, what: str = "--out") -> None:
+    """Refuse (exit 2, one line) to write at `path` when `refuse_own_file` does, when it exists
+    and is not a regular file (a device such as /dev/null, a FIFO, a directory, a socket), or
+    when it is a SQLite database (a store or a backup)."""
+    refuse_own_file(path, protected, what=what)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise BadInput(f"cannot write {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise BadInput(f"{what} {path} is a directory; give a file name")
+    if not stat.S_ISREG(info.st_mode):
+        raise BadInput(f"{what} {path} is not a regular file (a device, a pipe or a socket); "
+                       "pigment writes only regular files")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError:
+        return
+    if header == SQLITE_HEADER:
+        raise BadInput(f"{what} {path} is a SQLite database (a store or a backup); pigment never "
+                       "writes over one")
 
 
 def write_new_private(path: Path, body: bytes) -> None:
@@ -99,12 +205,13 @@ def append_private(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def write_private_file(path: Path, text: str) -> None:
+def write_private_file(path: Path, text: str, *, protected: Iterable[Path]) -> None:
     """Write `text` to `path` readable by its owner only: a temporary file in the same directory
-    (mode 0600), flushed to disk, then renamed over `path`, so no reader ever sees half a file."""
+    (mode 0600), flushed to disk, then renamed over `path`, so no reader ever sees half a file.
+    Refuses what `check_output` refuses (pass the store's own files as `protected`)."""
     path = Path(path)
-    if path.is_dir():
-        raise BadInput(f"{path} is a directory; give a file name")
+    check_output(path, protected)
+    remove_leftovers(path.parent, ".pigment-*.tmp")
     try:
         fd, tmp = private_temp(path.parent)
     except OSError as exc:
@@ -114,7 +221,7 @@ def write_private_file(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # while still locked: never taken for a leftover
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

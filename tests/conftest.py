@@ -20,7 +20,9 @@ from pigment_cli.policy import default_source
 from pigment_cli.store.session import Session, session
 
 FIXED_NOW = datetime(2026, 11, 25, 10, 30, 0, tzinfo=UTC)
+STORE_OPENED = datetime(2015, 1, 5, 9, 0, 0, tzinfo=UTC)  # when the `store` fixture's store was made
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+BESIDE = ("-audit-anchor.jsonl", "-audit.key")  # what `init` writes beside a store
 
 
 def _isolate(monkeypatch: pytest.MonkeyPatch, db: Path) -> None:
@@ -73,9 +75,14 @@ def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "pigment.db"
     with pytest.MonkeyPatch.context() as monkeypatch:
         _isolate(monkeypatch, path)
+        # As a clinic's store would be: in use for years, so the policy in force on the past days
+        # that tests back-date consents to is known (a consent records the notice of its day).
+        monkeypatch.setattr(clock, "system_now", lambda: STORE_OPENED)
         Cli().ok("init")
-    # Closed, so checkpointed: the store is this one file (no -wal or -shm to copy with it).
-    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    # Closed, so checkpointed: the store is this one file (no -wal or -shm to copy with it), with
+    # its audit key and anchor beside it (they go wherever the store goes).
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        path.name, *(f"{path.name}{suffix}" for suffix in BESIDE)]
     return path
 
 
@@ -84,6 +91,9 @@ def store(db: Path, template_store: Path) -> Path:
     """An initialised store with the built-in policy (a private copy of the template)."""
     shutil.copyfile(template_store, db)
     db.chmod(0o600)
+    for suffix in BESIDE:
+        shutil.copyfile(f"{template_store}{suffix}", f"{db}{suffix}")
+        Path(f"{db}{suffix}").chmod(0o600)
     return db
 
 

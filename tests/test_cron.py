@@ -47,3 +47,16 @@ def test_morning_overdue_line_is_silent_when_nothing_is_overdue(tmp_path: Path) 
     env = {"PATH": "/usr/bin:/bin", "PIGMENT_DB": str(db)}
     done = subprocess.run(["/bin/sh", "-c", line], env=env, capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
+
+
+@pytest.mark.skipif(not PIGMENT.exists(), reason="needs the installed pigment script")
+def test_weekly_prune_line_is_silent_and_removes_old_copies(tmp_path: Path) -> None:
+    db = tmp_path / "pigment.db"
+    subprocess.run([str(PIGMENT), "init", "--db", str(db)], check=True, capture_output=True)
+    line = _line("copies prune").replace("/srv/pigment/.venv/bin/pigment", str(PIGMENT))
+    env = {"PATH": "/usr/bin:/bin", "PIGMENT_DB": str(db), "PIGMENT_ACTOR": "cron"}
+    done = subprocess.run(["/bin/sh", "-c", line], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
+    env["PIGMENT_DB"] = str(tmp_path / "missing.db")
+    failed = subprocess.run(["/bin/sh", "-c", line], env=env, capture_output=True, text=True)
+    assert "no store at" in failed.stdout

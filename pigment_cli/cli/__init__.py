@@ -68,6 +68,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("status", "report"),
     "backup": ("maintenance", "backup"),
     "restore": ("maintenance", "restore"),
+    "copies": ("copies", "app"),
     "check": ("maintenance", "check"),
     "audit": ("audit", "app"),
 }

@@ -47,6 +47,6 @@ def verify(db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = Fal
     if json_:
         print_json({k: v for k, v in report.__dict__.items() if k != "head_hash"})
     if not report.ok:
-        raise CheckFailed(f"audit chain broken at entry {report.first_broken}: {report.reason}")
+        raise CheckFailed(report.message)
     if not json_:
         say(f"pigment: audit chain intact ({report.entries} entries)")

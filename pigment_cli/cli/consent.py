@@ -14,10 +14,12 @@ from pigment_cli.cli._common import (
     DbOption,
     JsonFlag,
     SubjectArg,
+    check_out,
     open_session,
     print_json,
     say,
     table,
+    write_out,
 )
 
 if TYPE_CHECKING:
@@ -36,8 +38,15 @@ Evidence = Annotated[str | None, typer.Option(
     "--evidence", help="Where the proof is, e.g. a form number or email reference.",
     show_default=False)]
 Notice = Annotated[str | None, typer.Option(
-    "--notice", help="Version of the privacy notice the person was shown (default: the policy's).",
+    "--notice", help="Version of the privacy notice the person was shown (default: the version "
+    "of the policy in force in the store at that time).", show_default=False)]
+Recipient = Annotated[str | None, typer.Option(
+    "--recipient", help="For a specific consent (third_party_non_medical): who may receive the "
+    "data, by name or recipient type (e.g. authority). On a withdrawal: that recipient only.",
     show_default=False)]
+Categories = Annotated[str | None, typer.Option(
+    "--categories", help="For a specific consent: the categories of data it covers, "
+    "comma-separated, e.g. identity,contact.", show_default=False)]
 At = Annotated[str | None, typer.Option(
     "--at", help="When it happened, ISO date or time, UTC (default: now).", show_default=False)]
 
@@ -48,17 +57,22 @@ def _yes_no(value: bool | None) -> str:
 
 def _report_event(result: EventResult, json_: bool) -> None:
     state, event = result.state, result.event
-    assert event is not None  # the new event, or the latest one when nothing was recorded
     if json_:
         print_json(result.to_dict())
-    elif not result.recorded:
-        say(f"pigment: {event.subject_id}: nothing recorded; {state.purpose} consent "
-            f"{result.reason}")
+    elif not result.recorded or event is None:
+        who = f"{event.subject_id}: " if event is not None else ""
+        say(f"pigment: {who}nothing recorded; {state.purpose} consent {result.reason}")
     else:
         written = "written, " if event.written else ""
         say(f"pigment: {event.subject_id}: {event.purpose} consent {state.state} at {event.at} "
             f"({written}via {event.channel}, notice {event.notice_version}); event {event.id}")
-    if result.suppressed:
+    if event is not None and result.erased_items:
+        say(f"pigment: {event.subject_id}: erased {result.erased_items} item(s) held only for "
+            f"{state.purpose} (the withdrawal ends that processing: UK GDPR Art. 7(3), 17(1)(b))")
+    if event is not None and result.kept_by:
+        say(f"pigment: {event.subject_id}: the data held only for {state.purpose} is kept while "
+            f"{'; '.join(result.kept_by)} stands; the next retention sweep erases it after that")
+    if event is not None and result.suppressed:
         say(f"pigment: warning: {event.subject_id}'s email is on the suppression list: it stays "
             "out of every audience and `consent check` answers no until it is taken off with: "
             f"pigment consent unsuppress {event.subject_id} (needs a written consent)")
@@ -67,7 +81,8 @@ def _report_event(result: EventResult, json_: bool) -> None:
 @app.command("grant")
 def grant(
     subject_id: SubjectArg, purpose: PurposeArg, via: Via, evidence: Evidence = None,
-    notice: Notice = None, at: At = None, db: DbOption = None, actor: ActorOption = None,
+    notice: Notice = None, at: At = None, recipient: Recipient = None,
+    categories: Categories = None, db: DbOption = None, actor: ActorOption = None,
     json_: JsonFlag = False,
 ) -> None:
     """Record that a subject consented to a purpose.
@@ -77,24 +92,24 @@ def grant(
 
     with open_session(db, actor) as s:
         result = consent.grant(s, subject_id, purpose, via=via, evidence=evidence, notice=notice,
-                               at=at)
+                               at=at, recipient=recipient, categories=categories)
     _report_event(result, json_)
 
 
 @app.command("withdraw")
 def withdraw(
     subject_id: SubjectArg, purpose: PurposeArg, via: Via, evidence: Evidence = None,
-    notice: Notice = None, at: At = None, db: DbOption = None, actor: ActorOption = None,
-    json_: JsonFlag = False,
+    notice: Notice = None, at: At = None, recipient: Recipient = None, db: DbOption = None,
+    actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
-    """Record that a subject withdrew (or refused) consent to a purpose.
-    Example: pigment consent withdraw S-7K3Q9 newsletter --via email --at 2026-11-20
+    """Record that a subject withdrew (or refused) consent to a purpose, and erase the data held
+    only for it. Example: pigment consent withdraw S-7K3Q9 newsletter --via email --at 2026-11-20
     """
     from pigment_cli.records import consents as consent
 
     with open_session(db, actor) as s:
         result = consent.withdraw(s, subject_id, purpose, via=via, evidence=evidence,
-                                  notice=notice, at=at)
+                                  notice=notice, at=at, recipient=recipient)
     _report_event(result, json_)
 
 
@@ -205,8 +220,11 @@ def audience(
     """
     import io
 
-    from pigment_cli.files import write_csv, write_private_file
+    from pigment_cli.files import write_csv
     from pigment_cli.records import consents as consent
+
+    if out_file is not None:
+        check_out(out_file, db)
 
     if json_:  # --json is short for --format json, as in pigment report
         format_ = AudienceFormat.json
@@ -221,7 +239,7 @@ def audience(
         write_csv((m.to_dict() for m in members), ["id", "email", "name", "granted_since"], buffer)
         text = buffer.getvalue()
     if out_file is not None:
-        write_private_file(out_file, text)
+        write_out(out_file, text, db)
     else:
         sys.stdout.write(text)
     without_email = sum(1 for m in members if not m.email)
@@ -258,6 +276,9 @@ def import_withdrawals(
         f"{report.duplicates} duplicate(s)")
     say(f"pigment: {purpose}: {report.withdrawn} {would}withdrawn, {report.already_withdrawn} "
         f"already withdrawn, {report.granted_later} granted again after unsubscribing (kept)")
+    if report.erased_items:
+        say(f"pigment: {purpose}: erased {report.erased_items} item(s) held only for it "
+            "(a withdrawal ends that processing)")
     for label, lines in (("unknown email", report.unknown_lines),
                          ("no valid email", report.invalid_lines)):
         if lines:

@@ -18,6 +18,7 @@ from pigment_cli.cli._common import (
     refuse_future_as_of,
     table,
 )
+from pigment_cli.errors import CheckFailed
 
 
 def erase(
@@ -40,8 +41,11 @@ def erase(
         outcome = erase_on_request(s, subject_id, ground=reason, via=via, apply=apply)
     if json_:
         print_json(outcome.to_dict())
+        _refuse_unscrubbed(outcome.scrubbed)
         return
     head = "Erased" if apply else "Would erase (add --apply to erase)"
+    if apply and not outcome.scrubbed:
+        head = "Erased from the store (the old values are still in its write-ahead log)"
     if outcome.whole_subject:
         sys.stdout.write(f"{head}: everything held on {outcome.subject_id}; a tombstone remains.\n")
     else:
@@ -55,6 +59,15 @@ def erase(
     if outcome.kept:
         table("Kept, and why", ["category", "items", "why", "until"],
               [[k["category"], k["items"], k["why"], k["until"]] for k in outcome.kept])
+    _refuse_unscrubbed(outcome.scrubbed)
+
+
+def _refuse_unscrubbed(scrubbed: bool) -> None:
+    """Another program held the store open: the erasure committed, the old bytes are not gone."""
+    if not scrubbed:
+        raise CheckFailed("erased, but the old values are still in the write-ahead log until "
+                          "readers close; pigment check reports it (close other programs using "
+                          "the store, then run: pigment retention sweep --apply)")
 
 
 def register(app: typer.Typer) -> None:

@@ -64,6 +64,10 @@ def _run(kind: str, file: Path, mapping: list[str] | None, skip_invalid: bool,
         raise
     if summary.ignored_columns:
         say(f"pigment: ignored columns (not {kind} columns): {', '.join(summary.ignored_columns)}")
+    if summary.ignored_unnamed:
+        say(f"pigment: ignored {summary.ignored_unnamed} column(s) whose names look like data, "
+            "not a header (is line 1 a header row? their names are not shown: they may be "
+            "someone's personal data)")
     if summary.suppressed:
         say(f"pigment: {summary.suppressed} grant(s) are for emails on the suppression list "
             "(erased or unsubscribed earlier); the mailing audience leaves them out")

@@ -24,40 +24,61 @@ from pigment_cli.errors import CheckFailed
 
 def backup(
     dest: Annotated[Path, typer.Argument(metavar="DEST", help="A new file, or a directory.")],
+    encrypt_to: Annotated[list[str] | None, typer.Option(
+        "--encrypt-to", metavar="RECIPIENT",
+        help="Encrypt the backup (age format) to this public key (age1...), or to every key in "
+             "this file; may be given more than once. Needs the backup-encryption extra.",
+        show_default=False)] = None,
     db: DbOption = None, actor: ActorOption = None,
 ) -> None:
-    """Copy the store, consistently, while others keep working. Example: pigment backup /mnt/backups/"""
+    """Copy the store, consistently, while others keep working; --encrypt-to for an off-site copy.
+    Example: pigment backup /mnt/backups/ --encrypt-to ~/clinic/backup-recipients.txt"""
     from pigment_cli.backup import backup as copy
 
     with open_session(db, actor, mode="batched") as s:
-        written = copy(s, dest)
+        written = copy(s, dest, encrypt_to=encrypt_to or ())
     print(written)
 
 
 def restore(
     source: Annotated[Path, typer.Argument(metavar="BACKUP", help="A file written by pigment backup.")],
     replace: Annotated[bool, typer.Option("--replace", help="Replace the existing store.")] = False,
+    identity: Annotated[Path | None, typer.Option(
+        "--identity", metavar="KEYFILE",
+        help="For an encrypted backup (.age): the age identity file that decrypts it (as "
+             "age-keygen writes it).", show_default=False)] = None,
     db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
-    """Restore a backup, then re-erase everyone erased since it was taken (from the erasure
-    journal: <store>-erasures.jsonl, or $PIGMENT_ERASURE_LOG).
+    """Restore a backup, then replay every act on a person's rights made since it was taken
+    (erasures, consent withdrawals, suppressions: the journal <store>-erasures.jsonl, or
+    $PIGMENT_ERASURE_LOG) and list the rectifications to redo.
+
     Example: pigment restore /mnt/backups/pigment-backup-20261124T021500.db --replace"""
     from pigment_cli.backup import restore as put_back
     from pigment_cli.clock import iso_now, system_now
 
     path = store_path(db)
     result = put_back(source, path, replace=replace, stamp=iso_now(system_now()),
-                      actor=resolve_actor(actor))
-    if not result["journal_found"]:
-        say(f"pigment: WARNING: no erasure journal at {result['journal']}: anyone erased after the "
+                      actor=resolve_actor(actor), identity=identity)
+    if not result.journal_found:
+        say(f"pigment: WARNING: no erasure journal at {result.journal}: anyone erased after the "
             "backup was taken is back; set PIGMENT_ERASURE_LOG to the journal's path and restore again")
+    replayed = result.replayed
+    redo = ", ".join(f"{r['subject_id']} ({', '.join(r['fields'])})"
+                     for r in replayed.rectifications)
     if json_:
-        print_json(result)
-        return
-    say(f"pigment: restored {path} from {source}; re-erased {result['replayed_subjects']} "
-        f"subject(s) and {result['replayed_items']} item(s) erased since the backup")
-    if result["replaced_store_kept_at"]:
-        say(f"pigment: the replaced store is kept at {result['replaced_store_kept_at']}")
+        print_json(result.to_dict())
+    else:
+        say(f"pigment: restored {path} from {result.restored_from}; replayed what was done since "
+            f"the backup: {replayed.subjects} subject(s) and {replayed.items} item(s) erased, "
+            f"{replayed.withdrawals} consent withdrawal(s), {replayed.suppressions} "
+            f"suppression(s), {replayed.unsuppressions} lifted")
+        if result.replaced_store_kept_at:
+            say(f"pigment: the replaced store is kept at {result.replaced_store_kept_at} "
+                "(pigment copies list shows it; pigment copies prune removes it in time)")
+    if redo:
+        say(f"pigment: redo these rectifications: {redo} (the journal never holds new values; "
+            "see pigment audit log --subject ID)")
 
 
 def check(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = False) -> None:
@@ -68,9 +89,15 @@ def check(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = False
         report = run(s)
     if json_:
         print_json(report)
-    elif report["findings"]:
-        table("Findings", ["check", "problem", "what to do"],
-              [[f["check"], f["problem"], f["fix"]] for f in report["findings"]])
+    else:
+        if report["findings"]:
+            table("Findings", ["check", "problem", "what to do"],
+                  [[f["check"], f["problem"], f["fix"]] for f in report["findings"]])
+        if report["copies"]:
+            table("Copies of personal data outside the store", ["kind", "path", "age (days)",
+                                                                "expires"],
+                  [[c["kind"], c["path"], c["age_days"], c["expires_on"] or "now (left by a "
+                    "killed run)"] for c in report["copies"]])
     if not report["ok"]:
         raise CheckFailed(f"{len(report['findings'])} finding(s); the store needs attention")
     if not json_:

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from pigment_cli.cli._common import ActorOption, DbOption, JsonFlag, open_session, print_json, say, table
+from pigment_cli.cli._common import (
+    ActorOption,
+    DbOption,
+    JsonFlag,
+    check_out,
+    open_session,
+    print_json,
+    say,
+    table,
+    write_out,
+)
 from pigment_cli.errors import CheckFailed
 
 app = typer.Typer(help="The clinic's policy as data: show, check, apply.", no_args_is_help=True)
@@ -108,11 +118,12 @@ def ropa(
 ) -> None:
     """Print the Art. 30 record of processing activities, from the policy in force.
     Example: pigment policy ropa --format html --out ropa.html"""
-    from pigment_cli.reports.ropa import render_ropa
+    from pigment_cli.reports.ropa import latest_encrypted_backup, render_ropa
 
+    _check_out(out, db)
     with open_session(db, actor) as s:
-        text = render_ropa(s.policy, format_)
-    _emit(text, out)
+        text = render_ropa(s.policy, format_, encrypted_backup_on=latest_encrypted_backup(s.conn))
+    _emit(text, out, db)
 
 
 @app.command("export")
@@ -128,18 +139,22 @@ def export(
 
     if format_ != "fideslang":
         raise BadInput(f"unknown --format {format_!r}; the only export format is fideslang")
+    _check_out(out, db)
     with open_session(db, actor) as s:
         text = render_fides(s.policy)
-    _emit(text, out)
+    _emit(text, out, db)
 
 
-def _emit(text: str, out: Path | None) -> None:
+def _check_out(out: Path | None, db: Path | None) -> None:
+    if out is not None:
+        check_out(out, db)
+
+
+def _emit(text: str, out: Path | None, db: Path | None) -> None:
     import sys
 
     if out is None:
         sys.stdout.write(text)
         return
-    from pigment_cli.files import write_private_file
-
-    write_private_file(out, text)
+    write_out(out, text, db)
     say(f"pigment: wrote {out}")

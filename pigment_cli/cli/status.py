@@ -31,7 +31,7 @@ def status(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = Fals
         ["last sweep", f"{last['finished_at'] or last['started_at']} ({last['status']})" if last else "never"],
         ["audit chain", (f"intact, {view['audit']['entries']} entries (last full check: "
                          f"{view['audit']['last_full_verification'] or 'never; run pigment audit verify'})")
-         if view["audit"]["ok"] else f"BROKEN at entry {view['audit']['first_broken']}"],
+         if view["audit"]["ok"] else f"BROKEN: {view['audit']['reason']}"],
         ["store size", f"{view['store']['path_size_bytes'] / 1_048_576:.1f} MiB"],
     ])
     if view["requests"]["list"]:

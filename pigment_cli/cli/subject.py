@@ -48,6 +48,10 @@ def add(
     title: Title = None, dob: Dob = None, email: Email = None, phone: Phone = None,
     address: Address = None,
     external_id: Annotated[str | None, _opt("--external-id", "Id in the practice system.")] = None,
+    processed: Annotated[str | None, typer.Option(
+        "--processed", "--last-seen", show_default=False,
+        help="When the clinic last used this person's data for one of its purposes (a visit, a "
+        "payment), ISO date or time; it starts the retention clock. Default: now.")] = None,
     db: DbOption = None, actor: ActorOption = None,
 ) -> None:
     """Add a subject; print the new id alone. Example: pigment subject add --name "Ada Lovelace\""""
@@ -55,7 +59,7 @@ def add(
 
     with open_session(db, actor) as s:
         subject = add_subject(s, name=name, title=title, dob=dob, email=email, phone=phone,
-                              address=address, external_id=external_id)
+                              address=address, external_id=external_id, processed_at=processed)
     print(subject.id)
 
 

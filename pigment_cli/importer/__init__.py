@@ -13,11 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pigment_cli.errors import BadInput
+from pigment_cli.files import remove_leftovers
 from pigment_cli.importer.rejects import Rejects, rejects_path
 from pigment_cli.importer.sources import COLUMNS, KINDS, Problem, Source, parse_mapping
 from pigment_cli.importer.summary import ImportSummary
 from pigment_cli.importer.writers import BATCH_ROWS, WRITERS
-from pigment_cli.records.validate import FieldError
+from pigment_cli.records.validate import FieldError, FieldRefused
+from pigment_cli.store.copies import REJECTS, record_copy
 from pigment_cli.store.session import Session
 
 SHOWN_PROBLEMS = 50  # bad rows listed in a report; the rest are counted
@@ -49,9 +51,11 @@ def import_file(s: Session, kind: str, path: Path, *, mapping: dict[str, str] | 
     """
     if kind not in COLUMNS:
         raise BadInput(f"unknown import kind {kind!r}; use one of: {', '.join(KINDS)}")
+    remove_leftovers(path.parent, ".pigment-*.tmp")  # rejects a killed import left half-written
     source = Source(path, kind, mapping or {})
     summary = ImportSummary(kind=kind, file=str(path), format=source.format)
-    rejects = Rejects(path, COLUMNS[kind]) if skip_invalid else None
+    rejects = (Rejects(path, COLUMNS[kind], keep_original=source.format == "jsonl")
+               if skip_invalid else None)
     problems: list[Problem] = []
     bad_rows = 0
     conn = s.conn
@@ -65,23 +69,28 @@ def import_file(s: Session, kind: str, path: Path, *, mapping: dict[str, str] | 
             if isinstance(values, list):
                 try:
                     add(values)
-                except FieldError as exc:
+                except (FieldError, FieldRefused) as exc:
                     # After a bad row (without skip_invalid) writing goes on only to check the
                     # rest of the file: the transaction is rolled back at the end.
                     bad_rows += 1
-                    _note(Problem(line, exc.column, exc.reason), values, problems, rejects)
+                    _note(Problem(line, exc.column, exc.reason), values, problems, rejects,
+                          source.raw_line)
             else:
                 bad_rows += 1
-                _note(values, None, problems, rejects)
+                _note(values, None, problems, rejects, source.raw_line)
             if progress is not None and summary.rows % BATCH_ROWS == 0:
                 progress(source.position(), source.size)
         writer.flush()
+        writer.finish()
         if bad_rows and rejects is None:
             raise ImportRejected(path, problems, bad_rows)
         summary.ignored_columns = sorted(source.ignored)
+        summary.ignored_unnamed = source.ignored_unnamed
         summary.rejected = bad_rows
         if rejects is not None:
             summary.rejects_file = rejects.commit()
+            if summary.rejects_file and s.path is not None:  # a copy of personal data: listed
+                record_copy(s.path, Path(summary.rejects_file), REJECTS, s.stamp)
         if progress is not None:
             progress(source.size, source.size)
         s.audit(f"import {kind}", None, format=source.format, rows=summary.rows,
@@ -96,8 +105,8 @@ def import_file(s: Session, kind: str, path: Path, *, mapping: dict[str, str] | 
 
 
 def _note(problem: Problem, cells: list[str | None] | None, problems: list[Problem],
-          rejects: Rejects | None) -> None:
+          rejects: Rejects | None, original: str | None = None) -> None:
     if len(problems) < SHOWN_PROBLEMS:
         problems.append(problem)
     if rejects is not None:
-        rejects.add(problem, cells)
+        rejects.add(problem, cells, original)

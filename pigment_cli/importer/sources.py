@@ -21,7 +21,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                  "processed_at"),
     "items": ("external_id", "category", "source", "purpose", "basis", "value", "collected_at",
               "processed_at"),
-    "consents": ("external_id", "purpose", "action", "channel", "at", "evidence", "notice"),
+    "consents": ("external_id", "purpose", "action", "channel", "at", "evidence", "notice",
+                 "recipient", "categories"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "subjects": ("external_id", "name"),
@@ -30,6 +31,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 KINDS = tuple(COLUMNS)
 ROW = "(row)"
+_DATA_LIKE = re.compile(r"@|[0-9]{3}")  # an email, a year, a phone number: not a header name
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class Source:
         self.path, self.kind, self.mapping = path, kind, mapping
         self.columns = COLUMNS[kind]
         self.ignored: set[str] = set()
+        self.ignored_unnamed = 0  # ignored header cells that look like data (never echoed)
+        self.raw_line: str | None = None  # a JSON Lines row as read (for the rejects file)
         try:
             self.size = path.stat().st_size
             self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
@@ -122,6 +126,9 @@ class Source:
             raise BadInput(f"{self.path}: line 1: not readable as CSV ({exc})") from None
         names = [normalise_header(h) for h in header]
         seen = set(names)
+        # A first line holding an email, a date or a phone number is a data row, not a header:
+        # none of its cells is ever echoed (they would be someone's personal data).
+        data_like = any(_DATA_LIKE.search(cell) for cell in header)
         for src in self.mapping:
             if src not in seen:
                 raise BadInput(f"--map: {self.path} has no column {src!r}")
@@ -131,7 +138,10 @@ class Source:
             if not name:
                 continue
             if target not in self.columns:
-                self.ignored.add(header[index].strip())
+                if data_like:
+                    self.ignored_unnamed += 1
+                else:
+                    self.ignored.add(header[index].strip())
                 continue
             if target in positions:
                 raise BadInput(f"{self.path}: two columns give {target!r}; keep one, or rename "
@@ -189,6 +199,7 @@ class Source:
             for line, raw in enumerate(self.text, start=1):  # noqa: B007 - used after the loop
                 if not raw.strip():
                     continue
+                self.raw_line = raw.rstrip("\r\n")
                 try:
                     record = json.loads(raw)
                 except ValueError:

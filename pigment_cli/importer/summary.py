@@ -17,8 +17,11 @@ class ImportSummary:
     unchanged: int = 0
     rejected: int = 0
     suppressed: int = 0
+    erased: int = 0  # items held only for a consent the file withdraws, erased (Art. 7(3))
+    clock_today: int = 0  # new subjects without processed_at: their retention clock starts now
     rejects_file: str | None = None
     ignored_columns: list[str] = field(default_factory=list)
+    ignored_unnamed: int = 0  # ignored columns whose names look like data: counted, never shown
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -32,6 +35,11 @@ class ImportSummary:
         if updated:
             parts.append(f"{self.updated} {updated}")
         parts.append(f"{self.unchanged} {same[self.kind]}")
+        if self.erased:
+            parts.append(f"{self.erased} item(s) held only for a withdrawn consent erased")
+        if self.clock_today:
+            parts.append(f"{self.clock_today} new without processed_at (their retention clock "
+                         "starts today)")
         if self.rejected:
             parts.append(f"{self.rejected} rejected (see {self.rejects_file})")
         return f"imported {self.kind} from {self.file}: {self.rows} rows, " + ", ".join(parts)

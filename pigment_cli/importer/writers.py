@@ -9,11 +9,17 @@ from typing import Any
 from pigment_cli.importer.sources import COLUMNS
 from pigment_cli.importer.summary import ImportSummary
 from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS
-from pigment_cli.records.consents import CONSENT_COLUMNS
+from pigment_cli.policy.history import policy_version_at
+from pigment_cli.records.consents import (
+    CONSENT_COLUMNS,
+    erase_consent_only_data,
+    events_of,
+    state_from,
+)
 from pigment_cli.records.ids import ID_ALPHABET
 from pigment_cli.records.items import ITEM_INSERT, ITEM_INSERT_COLUMNS
 from pigment_cli.records.subjects import SUBJECT_ID_TAKEN, SUBJECT_INSERT
-from pigment_cli.records.suppression import is_suppressed
+from pigment_cli.records.suppression import email_hmac, is_suppressed
 from pigment_cli.records.validate import FieldError, check_item, check_when, clean_text, subject_field
 from pigment_cli.store.session import Session
 
@@ -58,6 +64,9 @@ class _Writer:
     def flush(self) -> None:
         raise NotImplementedError
 
+    def finish(self) -> None:
+        """After the last row: anything that needs the whole file written first."""
+
 
 class _SubjectWriter(_Writer):
     """New external ids become new subjects; known ones are updated where a present column
@@ -91,17 +100,21 @@ class _SubjectWriter(_Writer):
             (external_id,),
         ).fetchone()
         if current is None:
+            if not processed:
+                self.summary.clock_today += 1
             self._insert(external_id, fields, processed or self.stamp)
             return
         changed = [k for k, v in fields.items() if current[k] != v]
         if changed:
             sets = ", ".join(f"{k} = ?" for k in changed)
+            # A rectification is not processing for a purpose: only a processed_at given in the
+            # file moves the retention clock (UK GDPR Art. 5(1)(e)).
             self.conn.execute(
                 f"UPDATE subjects SET {sets}, updated_at = ?, "
                 "last_processed_at = max(last_processed_at, ?) WHERE id = ?",
-                (*(fields[k] for k in changed), self.stamp, max(processed or "", self.stamp),
-                 current["id"]),
+                (*(fields[k] for k in changed), self.stamp, processed or "", current["id"]),
             )
+            self.s.journal("rectification", subject_id=current["id"], fields=changed)
             self.summary.updated += 1
             return
         if processed:
@@ -232,9 +245,11 @@ class _ConsentWriter(_Writer):
     def __init__(self, s: Session, summary: ImportSummary, present: set[str]) -> None:
         super().__init__(s, summary, present)
         self.consent_purposes = set(s.policy.consent_purposes())
-        self.notice = s.policy.version
+        self.specific = {p for p in self.consent_purposes if s.policy.purpose(p).specific}
+        self.recipient_types = set(s.policy.keys("recipient_types"))
+        self.withdrawn: set[tuple[str, str]] = set()  # (subject, purpose) the file withdraws
+        self.notices: dict[str, str | None] = {}  # time -> the policy version in force then
         self.pending: list[tuple[Any, ...]] = []
-        self.latest: dict[str, str] = {}
         self.suppressed = self.conn.execute("SELECT EXISTS (SELECT 1 FROM suppression)").fetchone()[0]
 
     def lookup(self, external_id: str) -> Any:
@@ -268,35 +283,78 @@ class _ConsentWriter(_Writer):
         for column, text in (("evidence", evidence), ("notice", notice)):
             if text is not None and len(text) > MAX_SHORT_TEXT:
                 raise FieldError("", column, f"is longer than {MAX_SHORT_TEXT} characters")
+        recipient, categories = self.scope(purpose, action, values[7], values[8])
+        if notice is None:  # a grant's notice is required; a withdrawal's is informative
+            notice = self.notice_on(at, required=action == "grant")
         if action == "grant" and self.suppressed and email:
             if is_suppressed(self.conn, email):
                 self.summary.suppressed += 1
+        # Recording consents is not processing for a purpose: the retention clock stays put.
         self.pending.append((subject_id, purpose, action, channel, int(channel in WRITTEN_CHANNELS),
-                             evidence, notice or self.notice, at, self.s.actor, self.stamp))
-        if at > self.latest.get(subject_id, ""):
-            self.latest[subject_id] = at
+                             evidence, notice, at, self.s.actor, self.stamp, recipient, categories))
+        if action == "withdraw":  # a restore replays it (ids, keys and times only)
+            self.s.journal("withdrawal", subject_id=subject_id, purpose=purpose, channel=channel,
+                           at=at, recipient_key=email_hmac(self.conn, recipient) if recipient else None)
+        if action == "withdraw":
+            self.withdrawn.add((subject_id, purpose))
         if len(self.pending) >= BATCH_ROWS:
             self.flush()
+
+    def finish(self) -> None:
+        """A withdrawal stops the processing it covered: data held only for a consent that the
+        file leaves withdrawn is erased, as `consent withdraw` does (held subjects: by the sweep)."""
+        for subject_id, purpose in sorted(self.withdrawn):
+            if not state_from(purpose, events_of(self.conn, subject_id, purpose)).granted:
+                self.summary.erased += erase_consent_only_data(self.s, subject_id, purpose)[0]
 
     def flush(self) -> None:
         if self.pending:
             added = self.conn.executemany(
                 f"INSERT INTO consent_events ({CONSENT_COLUMNS}) "
-                "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE NOT EXISTS ("
+                "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 WHERE NOT EXISTS ("
                 "SELECT 1 FROM consent_events WHERE subject_id = ?1 AND purpose = ?2 "
-                "AND at = ?8 AND action = ?3 AND channel = ?4)",
+                "AND at = ?8 AND action = ?3 AND channel = ?4 AND recipient IS ?11 "
+                "AND categories IS ?12)",
                 self.pending,
             ).rowcount
             self.summary.inserted += added
             self.summary.unchanged += len(self.pending) - added
             self.pending.clear()
-        if self.latest:
-            self.conn.executemany(
-                "UPDATE subjects SET last_processed_at = ?1 WHERE id = ?2 "
-                "AND last_processed_at < ?1",
-                [(when, sid) for sid, when in self.latest.items()],
-            )
-            self.latest.clear()
+
+    def scope(self, purpose: str, action: str, recipient: str | None,
+              categories: str | None) -> tuple[str | None, str | None]:
+        """A specific consent's recipient and categories (UK GDPR Art. 4(11)), checked."""
+        name = clean_text(recipient, "recipient", column="recipient")
+        if purpose not in self.specific:
+            if name or categories:
+                raise FieldError("", "recipient" if name else "categories",
+                                 "applies only to a specific consent (e.g. third_party_non_medical)")
+            return None, None
+        if name is not None and len(name) > MAX_SHORT_TEXT:
+            raise FieldError("", "recipient", f"is longer than {MAX_SHORT_TEXT} characters")
+        if name is not None and name.casefold() in self.recipient_types:
+            name = name.casefold()
+        if action == "withdraw":
+            return name, None
+        keys = [c.strip() for c in (categories or "").split(",") if c.strip()]
+        if not name:
+            raise FieldError("", "recipient", "is empty: a specific consent names its recipient")
+        if not keys or any(not self.s.policy.knows("categories", c) for c in keys):
+            raise FieldError("", "categories", "must list the policy's categories the consent "
+                             "covers, e.g. identity,contact")
+        return name, ",".join(dict.fromkeys(keys))
+
+    def notice_on(self, at: str, *, required: bool) -> str | None:
+        """The notice an event without one was given under: the policy in force at that time."""
+        if at not in self.notices:
+            if len(self.notices) >= LOOKUP_CACHE:
+                self.notices.clear()
+            self.notices[at] = policy_version_at(self.conn, at)
+        version = self.notices[at]
+        if version is None and required:
+            raise FieldError("", "notice", "is empty, and no policy was in force in this store "
+                             "at that time: give the notice version the person was shown")
+        return version
 
 
 WRITERS: dict[str, type[_Writer]] = {

@@ -3,7 +3,12 @@ retention rules' arithmetic, and the history of the policy in force in a store.
 
 Imports point down only: this package knows nothing of the store's other tables or the CLI."""
 
-from pigment_cli.policy.history import policy_history, policy_in_force, store_policy
+from pigment_cli.policy.history import (
+    PolicyTampered,
+    policy_history,
+    policy_in_force,
+    store_policy,
+)
 from pigment_cli.policy.load import (
     check_source,
     default_policy,
@@ -25,7 +30,7 @@ from pigment_cli.policy.model import (
 
 __all__ = [
     "BASES", "CONSENT_CHANNELS", "WRITTEN_CHANNELS", "CategoryRule", "MinorsRule", "Policy",
-    "PolicyProblem", "Purpose", "check_source", "default_policy", "default_source",
+    "PolicyProblem", "PolicyTampered", "Purpose", "check_source", "default_policy", "default_source",
     "parse_duration", "parse_policy", "policy_history", "policy_in_force", "read_policy_file",
     "store_policy",
 ]

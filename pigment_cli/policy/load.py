@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def line_of(source: str, dotted_key: str) -> int | None:
     return best_line
 
 
-def _check(data: dict[str, Any], source: str) -> list[PolicyProblem]:
+def _check(data: dict[str, Any], source: str, *, stored: bool = False) -> list[PolicyProblem]:
     problems: list[PolicyProblem] = []
 
     def error(key: str, message: str) -> None:
@@ -98,6 +99,10 @@ def _check(data: dict[str, Any], source: str) -> list[PolicyProblem]:
             if basis not in BASES:
                 error(f"purposes.{key}.basis", f"{basis!r} is not a lawful basis; use one of: "
                       + ", ".join(BASES))
+            if "categories" not in entry:  # a purpose uses only the categories listed for it
+                (warn if stored else error)(f"purposes.{key}.categories",
+                                            "missing: list the categories of data this purpose "
+                                            "may use (UK GDPR Art. 5(1)(b)-(c))")
             used = entry.get("categories", [])
             categories = data.get("categories")
             known = categories if isinstance(categories, dict) else {}
@@ -105,6 +110,13 @@ def _check(data: dict[str, Any], source: str) -> list[PolicyProblem]:
                 error(f"purposes.{key}.categories", "a list of this policy's category keys")
             if entry.get("written_consent") and basis != "consent":
                 error(f"purposes.{key}.written_consent", "only a consent purpose can need it")
+            if entry.get("specific") and basis != "consent":
+                error(f"purposes.{key}.specific", "only a consent purpose can be specific")
+            if "keep_on_erasure" in entry:
+                # A policy already in force in a store was valid when applied: a ground this
+                # version refuses is a warning there (`pigment check` reports it), not an outage.
+                _check_grounds(f"purposes.{key}.keep_on_erasure", entry["keep_on_erasure"],
+                               warn if stored else error, warn)
             on_contract = basis == "contract" or bool(entry.get("medical"))
             recipient_types = data.get("recipient_types")
             recipient_types = recipient_types if isinstance(recipient_types, dict) else {}
@@ -132,7 +144,8 @@ def _check(data: dict[str, Any], source: str) -> list[PolicyProblem]:
                     "third_party_non_medical"):
             entry = purposes.get(key)
             if isinstance(entry, dict) and entry.get("basis") != "consent":
-                error(f"purposes.{key}.basis", "a non-medical use needs explicit consent")
+                error(f"purposes.{key}.basis", "a non-medical use needs consent (UK GDPR "
+                      "Art. 6(1)(a); for health data, explicit consent under Art. 9(2)(a))")
         entry = purposes.get("third_party_non_medical")
         if isinstance(entry, dict) and not entry.get("written_consent"):
             error("purposes.third_party_non_medical.written_consent",
@@ -179,6 +192,14 @@ def _check(data: dict[str, Any], source: str) -> list[PolicyProblem]:
         requests["internal_target_days"], int
     ):
         error("requests.internal_target_days", "a whole number of days")
+    copies = data.get("copies", {})
+    if not isinstance(copies, dict):
+        error("copies", "must be a table")
+    elif "keep" in copies:
+        try:
+            parse_duration(copies["keep"])
+        except ValueError as exc:
+            error("copies.keep", f"{exc} (how long backups and kept-aside stores are kept)")
     reports = data.get("reports", {})
     if not isinstance(reports, dict):
         error("reports", "must be a table")
@@ -196,7 +217,35 @@ def _check(data: dict[str, Any], source: str) -> list[PolicyProblem]:
     return problems
 
 
-def check_source(source: str) -> tuple[dict[str, Any] | None, list[PolicyProblem]]:
+# Art. 17(3) has five points only; a private clinic keeps records under (b) (a legal obligation,
+# e.g. record-keeping duties, tax records) and (e) (legal claims). (c) is public health.
+_REAL_17_3 = "abcde"
+
+
+def _check_grounds(key: str, text: Any, error: Callable[[str, str], None],
+                   warn: Callable[[str, str], None]) -> None:
+    """A keep_on_erasure reason must cite Art. 17(3) points that exist."""
+    if not isinstance(text, str) or not text.strip():
+        error(key, "the reason an erasure request keeps this data, citing Art. 17(3)(b) or (e)")
+        return
+    cited: list[str] = []
+    for match in re.finditer(r"17\(3\)((?:\s*(?:\([a-z]\)|,|and|or))+)", text):
+        cited += re.findall(r"\(([a-z])\)", match.group(1))
+    wrong = [p for p in cited if p not in _REAL_17_3]
+    if wrong:
+        error(key, f"UK GDPR Art. 17(3) has points (a) to (e) only; ({wrong[0]}) does not exist "
+              "(a clinic keeps records under (b), a legal obligation, and (e), legal claims)")
+    elif not {"b", "e"} & set(cited):
+        error(key, "cite the Art. 17(3) ground that keeps this data: (b), a legal obligation "
+              "(e.g. record-keeping duties), or (e), legal claims")
+    elif "c" in cited:
+        warn(key, "Art. 17(3)(c) is public health, not a private clinic's ground for keeping "
+             "records: cite (b) (a legal obligation, e.g. record-keeping duties) or (e) (legal "
+             "claims)")
+
+
+def check_source(source: str, *, stored: bool = False) -> tuple[dict[str, Any] | None,
+                                                                 list[PolicyProblem]]:
     """Parse and validate TOML source; returns the data (None if unparseable) and the problems."""
     try:
         data = tomllib.loads(source)
@@ -204,12 +253,12 @@ def check_source(source: str) -> tuple[dict[str, Any] | None, list[PolicyProblem
         match = re.search(r"line (\d+)", str(exc))
         line = int(match.group(1)) if match else None
         return None, [PolicyProblem("error", "(syntax)", line, str(exc))]
-    return data, _check(data, source)
+    return data, _check(data, source, stored=stored)
 
 
-def parse_policy(source: str) -> Policy:
+def parse_policy(source: str, *, stored: bool = False) -> Policy:
     """A Policy from TOML source, or BadInput naming the first error and its line."""
-    data, problems = check_source(source)
+    data, problems = check_source(source, stored=stored)
     errors = [p for p in problems if p.level == "error"]
     if data is None or errors:
         more = f" (and {len(errors) - 1} more; run pigment policy check)" if len(errors) > 1 else ""

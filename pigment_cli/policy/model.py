@@ -51,6 +51,7 @@ _SINGULAR = {
     "recipient_types": "recipient type", "bases": "lawful basis",
 }
 _DURATION = re.compile(r"^(\d+)([ymwd])$")
+DEFAULT_COPIES_KEEP = "35d"  # backups and kept-aside stores: about five weeks of nightly copies
 
 
 @lru_cache(maxsize=64)
@@ -97,6 +98,8 @@ class Purpose:
     recipients: tuple[str, ...] = ()  # recipient types it may go to on the treatment contract
     categories: tuple[str, ...] = ()  # the categories of data it may use
     written_consent: bool = False
+    specific: bool = False  # a consent must name its recipient and the categories it covers
+    direct_marketing: bool = False  # an opt-out from it is kept on the suppression list
     keep_on_erasure: str | None = None  # why its records outlive an erasure request, if they do
 
     @property
@@ -191,6 +194,8 @@ class Policy:
                 recipients=tuple(str(r) for r in entry.get("recipients", [])),
                 categories=tuple(str(c) for c in entry.get("categories", [])),
                 written_consent=bool(entry.get("written_consent", False)),
+                specific=bool(entry.get("specific", False)),
+                direct_marketing=bool(entry.get("direct_marketing", False)),
                 keep_on_erasure=entry.get("keep_on_erasure") or None,
             )
             for key, entry in self.data["purposes"].items()
@@ -294,6 +299,11 @@ class Policy:
         """(suppress_below, round_to) for aggregated reports (NHS England: 8 and 5)."""
         reports = self.data.get("reports") or {}
         return int(reports.get("suppress_below", 8)), int(reports.get("round_to", 5))
+
+    def copies_keep(self) -> str:
+        """How long backups, stores kept aside by a restore and rejects files are kept before
+        `pigment copies prune` removes them: a duration such as 35d (`[copies] keep`)."""
+        return str((self.data.get("copies") or {}).get("keep", DEFAULT_COPIES_KEEP))
 
     @property
     def controller(self) -> dict[str, Any]:

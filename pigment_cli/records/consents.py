@@ -20,7 +20,10 @@ from typing import Any
 from pigment_cli.clock import parse_timestamp
 from pigment_cli.errors import BadInput, Refused
 from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS, Policy
-from pigment_cli.records.subjects import bump_processed, get_subject
+from pigment_cli.policy.history import policy_version_at
+from pigment_cli.records.erasure import ItemRef, erase_items, scrub_files
+from pigment_cli.records.holds import active_holds
+from pigment_cli.records.subjects import get_subject
 from pigment_cli.records.suppression import (
     email_hmac,
     hmac_with,
@@ -34,14 +37,12 @@ from pigment_cli.store.session import Session
 GRANTED, WITHDRAWN, NEVER_ASKED = "granted", "withdrawn", "never asked"
 # The one INSERT of a consent event (the bulk importer and the demo batch it).
 CONSENT_COLUMNS = ("subject_id, purpose, action, channel, written, evidence, notice_version, at, "
-                   "recorded_by, recorded_at")
+                   "recorded_by, recorded_at, recipient, categories")
 CONSENT_INSERT = (f"INSERT INTO consent_events ({CONSENT_COLUMNS}) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_EVENT_COLUMNS = (
-    "id, subject_id, purpose, action, channel, written, evidence, notice_version, at, "
-    "recorded_by, recorded_at"
-)
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_EVENT_COLUMNS = f"id, {CONSENT_COLUMNS}"
 MAX_TEXT = 200
+CATCH_ALL_RECIPIENTS = frozenset({"other"})  # a recipient type that says nothing about who
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,19 @@ class ConsentEvent:
     at: str
     recorded_by: str
     recorded_at: str
+    # A specific consent (UK GDPR Art. 4(11)) names who may receive what: a recipient's name or
+    # recipient type, and the categories of data. A withdrawal naming no recipient covers all.
+    recipient: str | None = None
+    categories: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def names(self, recipient: str, recipient_type: str) -> bool:
+        """Does this event name the recipient (by its name, or by its type)?"""
+        if self.recipient is None:
+            return False
+        return self.recipient == recipient_type or self.recipient.casefold() == recipient.casefold()
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,8 @@ class EventResult:
     state: ConsentState
     reason: str = ""
     suppressed: bool = False
+    erased_items: int = 0  # data held only for the withdrawn consent, erased at once
+    kept_by: tuple[str, ...] = ()  # holds or open requests that keep that data for now
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +114,8 @@ class EventResult:
             "event": self.event.to_dict() if self.event else None,
             "state": self.state.to_dict(),
             "suppressed": self.suppressed,
+            "erased_items": self.erased_items,
+            "kept_by": list(self.kept_by),
         }
 
 
@@ -151,6 +166,7 @@ class ImportReport:
     withdrawn: int = 0
     already_withdrawn: int = 0
     granted_later: int = 0
+    erased_items: int = 0  # data held only for the withdrawn consent (UK GDPR Art. 7(3))
     dry_run: bool = False
     unknown_lines: list[int] = field(default_factory=list)
     invalid_lines: list[int] = field(default_factory=list)
@@ -186,11 +202,14 @@ def require_channel(channel: str) -> str:
 
 
 def _event(row: sqlite3.Row) -> ConsentEvent:
+    categories = row["categories"]
     return ConsentEvent(
         id=row["id"], subject_id=row["subject_id"], purpose=row["purpose"],
         action=row["action"], channel=row["channel"], written=bool(row["written"]),
         evidence=row["evidence"], notice_version=row["notice_version"], at=row["at"],
         recorded_by=row["recorded_by"], recorded_at=row["recorded_at"],
+        recipient=row["recipient"],
+        categories=[c for c in categories.split(",") if c] if categories is not None else None,
     )
 
 
@@ -205,18 +224,42 @@ def events_of(conn: sqlite3.Connection, subject_id: str,
     return [_event(r) for r in conn.execute(sql + " ORDER BY at, id", args)]
 
 
-def state_from(purpose: str, events: Iterable[ConsentEvent], at: str | None = None) -> ConsentState:
-    """The state of `purpose` after `events` (in ledger order), counting only those up to `at`."""
-    latest: ConsentEvent | None = None
-    since: str | None = None
+def standing_grants(purpose: str, events: Iterable[ConsentEvent],
+                    at: str | None = None) -> list[ConsentEvent]:
+    """The specific grants of `purpose` still in force (one per recipient, the latest), counting
+    only events up to `at`. A withdrawal naming a recipient ends that recipient's grant; one naming
+    none ends them all."""
+    standing: dict[str, ConsentEvent] = {}
     for event in events:
         if event.purpose != purpose or (at is not None and event.at > at):
             continue
+        key = event.recipient.casefold() if event.recipient is not None else None
+        if event.action == "grant" and key is not None:
+            standing[key] = event
+        elif event.action == "withdraw":
+            if key is None:
+                standing.clear()
+            else:
+                standing.pop(key, None)
+    return sorted(standing.values(), key=lambda e: (e.at, e.id))
+
+
+def state_from(purpose: str, events: Iterable[ConsentEvent], at: str | None = None) -> ConsentState:
+    """The state of `purpose` after `events` (in ledger order), counting only those up to `at`.
+    A specific consent (one per recipient) stands while any of its recipients' grants stands."""
+    latest: ConsentEvent | None = None
+    since: str | None = None
+    relevant = [e for e in events if e.purpose == purpose and (at is None or e.at <= at)]
+    for event in relevant:
         if latest is None or latest.action != event.action:
             since = event.at
         latest = event
     if latest is None:
         return ConsentState(purpose, NEVER_ASKED)
+    if latest.action == "withdraw" and latest.recipient is not None:
+        standing = standing_grants(purpose, relevant)
+        if standing:  # another recipient's grant still stands
+            latest, since = standing[-1], standing[0].at
     return ConsentState(
         purpose=purpose, state=GRANTED if latest.action == "grant" else WITHDRAWN, since=since,
         channel=latest.channel, written=latest.written, notice_version=latest.notice_version,
@@ -247,13 +290,18 @@ def event_time(s: Session, at: str | None, what: str = "--at") -> str:
 
 
 def _insert(s: Session, subject_id: str, purpose: str, action: str, channel: str,
-            evidence: str | None, notice: str, at: str) -> ConsentEvent:
-    cur = s.conn.execute(CONSENT_INSERT, (subject_id, purpose, action, channel,
-                                          int(channel in WRITTEN_CHANNELS), evidence, notice, at,
-                                          s.actor, s.stamp))
+            evidence: str | None, notice: str | None, at: str, recipient: str | None = None,
+            categories: list[str] | None = None) -> ConsentEvent:
+    # Recording a consent or its withdrawal is not processing for one of the clinic's purposes:
+    # the retention clock stays where it is (UK GDPR Art. 5(1)(e)).
+    cur = s.conn.execute(CONSENT_INSERT, (
+        subject_id, purpose, action, channel, int(channel in WRITTEN_CHANNELS), evidence, notice,
+        at, s.actor, s.stamp, recipient, ",".join(categories) if categories is not None else None))
     event_id = int(cur.lastrowid or 0)
-    bump_processed(s.conn, subject_id, at)
     s.audit(f"consent {action}", subject_id, event=event_id, purpose=purpose, channel=channel)
+    if action == "withdraw":  # a restore replays it (issue 13): ids, keys and times only
+        s.journal("withdrawal", subject_id=subject_id, purpose=purpose, channel=channel, at=at,
+                  recipient_key=email_hmac(s.conn, recipient) if recipient else None)
     row = s.conn.execute(
         f"SELECT {_EVENT_COLUMNS} FROM consent_events WHERE id = ?", (event_id,)
     ).fetchone()
@@ -267,56 +315,176 @@ def _short_text(value: str | None, what: str) -> str | None:
     return text
 
 
+def notice_in_force(s: Session, at: str | None, notice: str | None) -> str:
+    """The notice the person was shown: `--notice` when given, else the version of the policy in
+    force in this store on the day of the event (BadInput if none was: name the notice)."""
+    if notice:
+        return notice
+    if at is None:
+        return s.policy.version
+    version = policy_version_at(s.conn, at)
+    if version is None:
+        raise BadInput(f"no policy was in force in this store at {at} UTC (the first was applied "
+                       "later), so pigment cannot tell which notice the person was shown; give it "
+                       "with --notice VERSION")
+    return version
+
+
+def _scope(s: Session, purpose: str, recipient: str | None,
+           categories: str | list[str] | None, action: str) -> tuple[str | None, list[str] | None]:
+    """A specific consent's recipient (a recipient type key, or a name) and categories, checked."""
+    the_purpose = s.policy.purpose(purpose)
+    if not the_purpose.specific:
+        if recipient is not None or categories is not None:
+            raise BadInput(f"--recipient and --categories name what a specific consent covers; "
+                           f"{purpose!r} is not specific (the policy's specific purposes: "
+                           f"{', '.join(p for p in s.policy.consent_purposes() if s.policy.purpose(p).specific) or 'none'})")
+        return None, None
+    name = _short_text(recipient, "--recipient")
+    if action == "withdraw":  # a withdrawal may name one recipient, or none (all of them)
+        if categories is not None:
+            raise BadInput("--categories has no meaning on a withdrawal: a withdrawal ends the "
+                           "whole consent to its recipient (or, with no --recipient, to all)")
+        return _recipient_key(s, name), None
+    if not name or categories is None:
+        raise BadInput(f"a consent to {purpose!r} must say whom and what it covers (UK GDPR "
+                       "Art. 4(11)): give --recipient (the recipient's name, or a recipient type "
+                       "such as authority) and --categories (e.g. identity,contact)")
+    keys = parse_categories(s.policy, categories)
+    if not keys:
+        raise BadInput("--categories is empty: name the categories of data the consent covers")
+    allowed = the_purpose.categories
+    outside = [c for c in keys if c not in allowed]
+    if outside:
+        raise BadInput(f"--categories: {purpose!r} may cover only {', '.join(allowed)} (the "
+                       f"policy's purposes.{purpose}.categories), not {', '.join(outside)}")
+    key = _recipient_key(s, name)
+    if key in CATCH_ALL_RECIPIENTS:
+        raise BadInput(f"--recipient {key!r} is not specific: name the recipient, or a recipient "
+                       "type that says who they are (e.g. authority)")
+    if key in s.policy.keys("recipient_types") and any(
+            s.policy.is_special_category(c) for c in keys):
+        raise BadInput("a consent to share health data names the recipient itself, not a type "
+                       "of recipient (explicit consent, UK GDPR Art. 9(2)(a))")
+    return key, keys
+
+
+def _recipient_key(s: Session, name: str | None) -> str | None:
+    if name is None:
+        return None
+    if name.casefold() in s.policy.keys("recipient_types"):
+        return name.casefold()
+    return name
+
+
+def parse_categories(policy: Policy, items: str | list[str] | None) -> list[str]:
+    """`identity,medical_history` (or a list) -> validated category keys, in order, no repeats."""
+    if items is None:
+        return []
+    parts = items.split(",") if isinstance(items, str) else [p for i in items for p in i.split(",")]
+    out: list[str] = []
+    for part in (p.strip() for p in parts):
+        if part and part not in out:
+            out.append(policy.require("categories", part))
+    return out
+
+
 def _record(s: Session, action: str, subject_id: str, purpose: str, *, via: str,
-            evidence: str | None, notice: str | None, at: str | None) -> EventResult:
+            evidence: str | None, notice: str | None, at: str | None,
+            recipient: str | None = None,
+            categories: str | list[str] | None = None) -> EventResult:
     subject = get_subject(s.conn, subject_id)
     require_consent_purpose(s.policy, purpose)
     require_channel(via)
     evidence_text = _short_text(evidence, "--evidence")
-    notice_text = _short_text(notice, "--notice") or s.policy.version
+    recipient_key, category_keys = _scope(s, purpose, recipient, categories, action)
     when = event_time(s, at)
+    notice_text = _short_text(notice, "--notice")
+    if action == "grant":  # the notice the person was shown when they consented
+        notice_text = notice_in_force(s, when if at else None, notice_text)
+    elif notice_text is None:  # a withdrawal needs none; record the policy of the day if any
+        notice_text = policy_version_at(s.conn, when)
     events = events_of(s.conn, subject.id, purpose)
     before = state_from(purpose, events)
     latest = events[-1] if events else None
+    if recipient_key is not None:  # a specific consent: this recipient's own history counts
+        same = [e for e in events
+                if e.recipient is None or e.recipient.casefold() == recipient_key.casefold()]
+        latest = same[-1] if same else None
     if action == "grant" and latest is not None and latest.action == "grant" and (
-        latest.channel, latest.evidence, latest.notice_version
-    ) == (via, evidence_text, notice_text):
+        latest.channel, latest.evidence, latest.notice_version, latest.categories
+    ) == (via, evidence_text, notice_text, category_keys):
         s.audit("consent grant", subject.id, purpose=purpose, recorded=False)
         return EventResult(False, latest, before, f"already granted since {before.since}")
-    if action == "withdraw" and latest is not None and latest.action == "withdraw":
+    if action == "withdraw" and (latest is None or latest.action == "withdraw") and (
+            latest is not None or recipient_key is not None):
         s.audit("consent withdraw", subject.id, purpose=purpose, recorded=False)
-        return EventResult(False, latest, before, f"already withdrawn since {before.since}")
-    if latest is not None and when < latest.at:
+        since = latest.at if latest is not None else "never granted to that recipient"
+        return EventResult(False, latest, before, f"already withdrawn since {since}"
+                           if latest is not None else f"nothing to withdraw ({since})")
+    newest = events[-1] if events else None
+    if newest is not None and when < newest.at:
         raise BadInput(
-            f"{subject.id}'s latest {purpose} event ({latest.action}) is at {latest.at}; a new "
+            f"{subject.id}'s latest {purpose} event ({newest.action}) is at {newest.at}; a new "
             "event cannot be dated before it (the ledger's latest event is the current state)"
         )
-    event = _insert(s, subject.id, purpose, action, via, evidence_text, notice_text, when)
+    event = _insert(s, subject.id, purpose, action, via, evidence_text, notice_text, when,
+                    recipient_key, category_keys)
     after = state_from(purpose, [*events, event])
     suppressed = action == "grant" and is_suppressed(s.conn, subject.email)
-    return EventResult(True, event, after, "", suppressed)
+    erased, kept_by = (erase_consent_only_data(s, subject.id, purpose)
+                       if action == "withdraw" and not after.granted else (0, ()))
+    return EventResult(True, event, after, "", suppressed, erased, kept_by)
+
+
+def erase_consent_only_data(s: Session, subject_id: str, purpose: str) -> tuple[int, tuple[str, ...]]:
+    """A withdrawal stops the processing it covered (UK GDPR Art. 7(3)): items held only for the
+    withdrawn consent purpose are erased now, through the one erasure path (journal, secure
+    delete, audit), unless a hold or an open request keeps the subject's data; then the next
+    sweep erases them once it is released. Data held for a contract purpose is another item and
+    stays. Returns (items erased, what keeps them)."""
+    rows = s.conn.execute(
+        "SELECT id, category FROM items WHERE subject_id = ? AND purpose = ? AND basis = 'consent' "
+        "ORDER BY id", (subject_id, purpose)).fetchall()
+    if not rows:
+        return 0, ()
+    kept_by = active_holds(s.conn, s.today, [subject_id]).get(subject_id, [])
+    if kept_by:
+        return 0, tuple(kept_by)
+    erased = erase_items(s.conn, [ItemRef(r[0], subject_id, r[1], f"withdrawn:{purpose}")
+                                  for r in rows],
+                         stamp=s.stamp, actor=s.actor, command="consent withdraw")
+    conn = s.conn
+    s.after_commit(lambda: scrub_files(conn, s.stamp))  # the WAL too (a failure is noted)
+    return erased, ()
 
 
 def grant(s: Session, subject_id: str, purpose: str, *, via: str, evidence: str | None = None,
-          notice: str | None = None, at: str | None = None) -> EventResult:
-    """Record that the subject consented to `purpose` through `via` (a channel).
+          notice: str | None = None, at: str | None = None, recipient: str | None = None,
+          categories: str | list[str] | None = None) -> EventResult:
+    """Record that the subject consented to `purpose` through `via` (a channel). A specific
+    purpose (third_party_non_medical) needs the recipient and the categories it covers.
 
-    Granting again with the same channel, evidence and notice version records nothing; a grant
-    that differs (say a written form confirming a phone consent, or a newer notice) is recorded.
+    Granting again with the same channel, evidence, notice version and scope records nothing; a
+    grant that differs (say a written form confirming a phone consent, or a newer notice) is
+    recorded. The notice is the policy version in force on the day of the consent.
     """
     return _record(s, "grant", subject_id, purpose, via=via, evidence=evidence, notice=notice,
-                   at=at)
+                   at=at, recipient=recipient, categories=categories)
 
 
 def withdraw(s: Session, subject_id: str, purpose: str, *, via: str, evidence: str | None = None,
-             notice: str | None = None, at: str | None = None) -> EventResult:
-    """Record that the subject withdrew (or refused) consent to `purpose`.
+             notice: str | None = None, at: str | None = None,
+             recipient: str | None = None) -> EventResult:
+    """Record that the subject withdrew (or refused) consent to `purpose`, and erase the data held
+    only for it (`erase_consent_only_data`). For a specific purpose, `recipient` withdraws the
+    consent to that recipient only; without it, to all.
 
     A withdrawal by someone never asked is recorded (an explicit opt-out is worth keeping); a
     withdrawal when the latest event is already a withdrawal records nothing.
     """
     return _record(s, "withdraw", subject_id, purpose, via=via, evidence=evidence, notice=notice,
-                   at=at)
+                   at=at, recipient=recipient)
 
 
 # --- reading, audited -------------------------------------------------------------------------
@@ -400,9 +568,9 @@ def unsuppress(s: Session, subject_id: str) -> UnsuppressResult:
             f"{subject.id} has none. Record one first (pigment consent grant {subject.id} PURPOSE "
             "--via paper_form --evidence ...). Nothing was changed."
         )
-    s.conn.execute("DELETE FROM suppression WHERE email_hmac = ?",
-                   (email_hmac(s.conn, subject.email),))
-    bump_processed(s.conn, subject.id, s.stamp)
+    lifted = email_hmac(s.conn, subject.email)
+    s.conn.execute("DELETE FROM suppression WHERE email_hmac = ?", (lifted,))
+    s.journal("unsuppression", email_hmac=lifted)  # a restore replays it
     s.audit("consent unsuppress", subject.id, removed=True, purpose=purpose, event=grant_event.id)
     return UnsuppressResult(subject.id, True, since, purpose, grant_event.id)
 
@@ -570,12 +738,14 @@ def import_withdrawals(s: Session, path: Path, *, purpose: str, via: str,
                 report.withdrawn += 1
                 if not dry_run:
                     _insert(s, subject_id, purpose, "withdraw", via, f"{path.name} line {line}",
-                            s.policy.version, when)
+                            policy_version_at(s.conn, when), when)
+                    report.erased_items += erase_consent_only_data(s, subject_id, purpose)[0]
     report.unknown_lines.sort()
     s.audit("consent import-withdrawals", purpose=purpose, channel=via, rows=report.rows,
             matched=report.matched, withdrawn=report.withdrawn,
             already_withdrawn=report.already_withdrawn, granted_later=report.granted_later,
-            unknown=report.unknown, invalid=report.invalid, dry_run=dry_run)
+            unknown=report.unknown, invalid=report.invalid, erased_items=report.erased_items,
+            dry_run=dry_run)
     return report
 
 

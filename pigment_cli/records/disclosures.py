@@ -4,9 +4,10 @@ A disclosure for a purpose resting on the treatment contract (care, medical reco
 payment, debt collection) is allowed on that basis when the recipient type is one the policy lists
 for the purpose (`recipients = [...]`: referrals to laboratories, specialists and hospitals, payment
 to payment processors, debt collection to debt collectors). Any other disclosure is non-medical: it
-is refused unless the subject's `third_party_non_medical` consent, in force at the time of the
-disclosure, was given through a written channel, or a legal requirement is cited (basis: legal
-obligation). Every disclosure names at least one category of data sent.
+is refused unless a legal requirement is cited (basis: legal obligation), or the subject's written
+`third_party_non_medical` consent, in force at the time of the disclosure, names this recipient (or
+its type) and every category sent, and the purpose's own consent stands where it rests on one.
+Every disclosure names the categories of data sent, and only categories its purpose may use.
 """
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ from typing import Any
 
 from pigment_cli.errors import BadInput, Refused
 from pigment_cli.policy import WRITTEN_CHANNELS, Policy
-from pigment_cli.records.consents import event_time, events_of, state_from
-from pigment_cli.records.subjects import bump_processed, get_subject
-from pigment_cli.records.validate import clean_text
+from pigment_cli.records.consents import (
+    event_time,
+    events_of,
+    parse_categories,
+    standing_grants,
+    state_from,
+)
+from pigment_cli.records.subjects import get_subject
+from pigment_cli.records.validate import category_refused, clean_text
 from pigment_cli.store.session import Session
 
 THIRD_PARTY_CONSENT = "third_party_non_medical"
@@ -72,18 +79,6 @@ def contract_allows(policy: Policy, purpose: str, recipient_type: str) -> bool:
         recipient_type in policy.contract_recipients(purpose))
 
 
-def parse_categories(policy: Policy, items: str | list[str] | None) -> list[str]:
-    """`identity,medical_history` (or a list) -> validated category keys, in order, no repeats."""
-    if items is None:
-        return []
-    parts = items.split(",") if isinstance(items, str) else [p for i in items for p in i.split(",")]
-    out: list[str] = []
-    for part in (p.strip() for p in parts):
-        if part and part not in out:
-            out.append(policy.require("categories", part))
-    return out
-
-
 def disclose(s: Session, subject_id: str, *, recipient: str, recipient_type: str, purpose: str,
              items: str | list[str] | None = None, at: str | None = None,
              legal_requirement: str | None = None) -> Disclosure:
@@ -102,33 +97,17 @@ def disclose(s: Session, subject_id: str, *, recipient: str, recipient_type: str
     law = clean_text(legal_requirement, "--legal-requirement")
     if legal_requirement is not None and not law:
         raise BadInput("--legal-requirement cannot be empty: cite the law that requires it")
+    the_purpose = policy.purpose(purpose)
+    outside = [c for c in categories if the_purpose.categories and c not in the_purpose.categories]
+    if outside:
+        raise category_refused(purpose, the_purpose.categories, "--items", outside)
     when = event_time(s, at)
     if law:
         basis = "legal_obligation"
     elif contract_allows(policy, purpose, recipient_type):
         basis = policy.purpose_basis(purpose)
     else:
-        consent = state_from(THIRD_PARTY_CONSENT, events_of(conn, subject.id, THIRD_PARTY_CONSENT),
-                             at=when)
-        written = ", ".join(sorted(WRITTEN_CHANNELS))
-        if rests_on_contract(policy, purpose):
-            allowed = ", ".join(policy.contract_recipients(purpose)) or "no recipient type"
-            why = (f"{purpose!r} rests on the treatment contract only for disclosures to "
-                   f"{allowed}, so to a recipient of type {recipient_type!r} it is non-medical")
-        else:
-            why = f"{purpose!r} is a non-medical purpose"
-        if not consent.granted:
-            raise Refused(
-                f"refused: {why} and {subject.id} has no "
-                f"{THIRD_PARTY_CONSENT} consent in force ({consent.state}); it needs written "
-                f"consent ({written}) or --legal-requirement citing the law. Nothing was recorded."
-            )
-        if not consent.written:
-            raise Refused(
-                f"refused: {why} and {subject.id}'s {THIRD_PARTY_CONSENT} consent was given via "
-                f"{consent.channel}, which is not written; a non-medical disclosure needs written "
-                f"consent ({written}) or --legal-requirement citing the law. Nothing was recorded."
-            )
+        _require_specific_consent(s, subject.id, name, recipient_type, purpose, categories, when)
         basis = "consent"
     cur = conn.execute(
         DISCLOSURE_INSERT,
@@ -136,12 +115,63 @@ def disclose(s: Session, subject_id: str, *, recipient: str, recipient_type: str
          s.actor, s.stamp),
     )
     disclosure_id = int(cur.lastrowid or 0)
-    bump_processed(conn, subject.id, when)
     s.audit("disclose", subject.id, disclosure=disclosure_id, recipient_type=recipient_type,
             purpose=purpose, basis=basis, categories=categories)
     row = conn.execute(f"SELECT {_COLUMNS} FROM disclosures WHERE id = ?",
                        (disclosure_id,)).fetchone()
     return _disclosure(row)
+
+
+def _require_specific_consent(s: Session, subject_id: str, recipient: str, recipient_type: str,
+                              purpose: str, categories: list[str], when: str) -> None:
+    """A non-medical disclosure needs a written, specific consent in force at `when` that names
+    this recipient (or its type) and covers every category sent (UK GDPR Art. 4(11); health data:
+    explicit consent, Art. 9(2)(a)), and the purpose's own consent where it rests on one.
+    Refused (exit 3) otherwise; messages never repeat the recipient's name."""
+    policy, written = s.policy, ", ".join(sorted(WRITTEN_CHANNELS))
+    if rests_on_contract(policy, purpose):
+        allowed = ", ".join(policy.contract_recipients(purpose)) or "no recipient type"
+        why = (f"{purpose!r} rests on the treatment contract only for disclosures to "
+               f"{allowed}, so to a recipient of type {recipient_type!r} it is non-medical")
+    else:
+        why = f"{purpose!r} is a non-medical purpose"
+    end = "or --legal-requirement citing the law. Nothing was recorded."
+    own = policy.purpose(purpose)
+    if not own.rests_on_consent:  # data goes only for a purpose compatible with its collection
+        raise Refused(
+            f"refused: {why}, and a consent can cover a disclosure only for a purpose that rests "
+            f"on consent (record it as {THIRD_PARTY_CONSENT}, or the consent purpose it serves), "
+            f"{end}")
+    events = events_of(s.conn, subject_id)
+    standing = [e for e in standing_grants(THIRD_PARTY_CONSENT, events, at=when)
+                if e.names(recipient, recipient_type)]
+    if not standing:
+        state = state_from(THIRD_PARTY_CONSENT, events, at=when)
+        raise Refused(
+            f"refused: {why}, and {subject_id} has no {THIRD_PARTY_CONSENT} consent in force "
+            f"that names this recipient or its type ({state.state} overall); it needs a written "
+            f"consent ({written}) naming the recipient and the categories sent, {end}")
+    grant = standing[-1]
+    if not grant.written:
+        raise Refused(
+            f"refused: {why}, and {subject_id}'s {THIRD_PARTY_CONSENT} consent to this recipient "
+            f"was given via {grant.channel}, which is not written; it needs a written consent "
+            f"({written}), {end}")
+    missing = [c for c in categories if c not in (grant.categories or [])]
+    if missing:
+        special = [c for c in missing if policy.is_special_category(c)]
+        extra = (" (health data needs the person's explicit consent naming it: UK GDPR "
+                 "Art. 9(2)(a))") if special else ""
+        raise Refused(
+            f"refused: {subject_id}'s consent to this recipient covers "
+            f"{', '.join(grant.categories or []) or 'no category'}, not {', '.join(missing)}"
+            f"{extra}; a disclosure goes only as far as the consent says (or give "
+            "--legal-requirement citing the law). Nothing was recorded.")
+    if purpose != THIRD_PARTY_CONSENT:
+        state = state_from(purpose, events, at=when)
+        if not state.granted:
+            raise Refused(f"refused: {purpose!r} rests on consent and {subject_id}'s {purpose} "
+                          f"consent is not in force ({state.state}), {end}")
 
 
 def disclosures_of(conn: sqlite3.Connection, subject_id: str) -> list[Disclosure]:

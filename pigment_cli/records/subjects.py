@@ -1,5 +1,10 @@
-"""Subjects: a person the clinic holds data on. Add, rectify, find, list; `bump_processed` moves the
-retention clock. Every function is called inside the command's transaction."""
+"""Subjects: a person the clinic holds data on. Add, rectify, find, list.
+
+The retention clock (`last_processed_at`) moves only when the clinic processes the person's data
+for one of its purposes: an item added or processed again (`bump_processed`, called by
+records.items and the importer). Rectifying a field, recording a consent or its withdrawal, a
+rights request, a disclosure, a hold, an export or a report never moves it (UK GDPR Art. 5(1)(e)).
+Every function is called inside the command's transaction."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import re
 import sqlite3
 from typing import Any
 
-from pigment_cli.clock import normalise_when
+from pigment_cli.clock import day_of, normalise_when
 from pigment_cli.errors import BadInput, NotFound
 from pigment_cli.records.ids import fresh_id
 from pigment_cli.records.models import Subject
@@ -72,7 +77,9 @@ def add_subject(s: Session, *, name: str, processed_at: str | None = None,
     ).fetchone():
         raise BadInput("another subject already has that external id")
     stamp = s.stamp
-    processed = normalise_when(processed_at, "processed") if processed_at else stamp
+    processed = normalise_when(processed_at, "--processed") if processed_at else stamp
+    if day_of(processed) > s.today:
+        raise BadInput("--processed cannot be in the future")
     subject_id = fresh_id(conn, "S", SUBJECT_ID_TAKEN)
     conn.execute(SUBJECT_INSERT, (
         subject_id, values.get("external_id"), values["name"], values.get("title"),
@@ -85,7 +92,7 @@ def add_subject(s: Session, *, name: str, processed_at: str | None = None,
 
 def update_subject(s: Session, subject_id: str, **fields: str | None) -> tuple[Subject, list[str]]:
     """Rectify the given fields (None = leave as is, "" = clear). Returns the subject and the
-    names of the fields that changed."""
+    names of the fields that changed. A rectification does not move the retention clock."""
     conn = s.conn
     current = get_subject(conn, subject_id)
     given = {k: v for k, v in fields.items() if v is not None}
@@ -103,8 +110,9 @@ def update_subject(s: Session, subject_id: str, **fields: str | None) -> tuple[S
             f"UPDATE subjects SET {assignments}, updated_at = ? WHERE id = ?",
             (*(values[k] for k in changed), stamp, current.id),
         )
-        bump_processed(conn, current.id, stamp)
     s.audit("subject update", current.id, fields=changed)
+    if changed:  # a restore lists it to redo: field names only, never the new values
+        s.journal("rectification", subject_id=current.id, fields=changed)
     return get_subject(conn, current.id), changed
 
 

@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import sqlite3
 
+from pigment_cli.store.journal import journal
+
 
 def suppression_key(conn: sqlite3.Connection) -> bytes:
     row = conn.execute("SELECT value FROM meta WHERE key = 'suppression_key'").fetchone()
@@ -38,10 +40,11 @@ def suppressed_at(conn: sqlite3.Connection, email: str | None) -> str | None:
 
 
 def suppress_email(conn: sqlite3.Connection, email: str | None, stamp: str) -> None:
-    """Put the keyed hash of `email` on the marketing suppression list."""
+    """Put the keyed hash of `email` on the marketing suppression list, and journal it (fsynced
+    before the caller's transaction commits) so a restore never lifts it."""
     if not email:
         return
-    conn.execute(
-        "INSERT OR IGNORE INTO suppression (email_hmac, added_at) VALUES (?, ?)",
-        (email_hmac(conn, email), stamp),
-    )
+    key = email_hmac(conn, email)
+    conn.execute("INSERT OR IGNORE INTO suppression (email_hmac, added_at) VALUES (?, ?)",
+                 (key, stamp))
+    journal(conn, [{"scope": "suppression", "email_hmac": key, "at": stamp}])

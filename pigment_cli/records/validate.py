@@ -8,13 +8,33 @@ from collections.abc import Mapping
 from datetime import date, datetime
 
 from pigment_cli.clock import MAX_YEAR, MIN_YEAR, normalise_when, parse_date
-from pigment_cli.errors import BadInput
+from pigment_cli.errors import BadInput, Refused
 from pigment_cli.policy import Policy
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,20}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SUBJECT_FIELDS = ("name", "title", "dob", "email", "phone", "address", "external_id")
+
+
+class FieldRefused(Refused):
+    """A value the policy refuses (exit 3), e.g. a category its purpose may not use. Like
+    FieldError, `column` and `reason` are for import reports and never quote the value."""
+
+    def __init__(self, message: str, column: str, reason: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.reason = reason
+
+
+def category_refused(purpose: str, allowed: tuple[str, ...], column: str,
+                     outside: list[str]) -> FieldRefused:
+    """A purpose uses only the categories the policy lists for it (UK GDPR Art. 5(1)(b)-(c))."""
+    listed = ", ".join(allowed)
+    return FieldRefused(
+        f"refused: purpose {purpose!r} may use only these categories of data: {listed} (the "
+        f"policy's purposes.{purpose}.categories), not {', '.join(outside)}. Nothing was "
+        "recorded.", column, f"is not a category purpose {purpose!r} may use ({listed})")
 
 
 class FieldError(BadInput):
@@ -59,9 +79,9 @@ def subject_field(key: str, raw: str | None, today: date) -> str | None:
         except BadInput as exc:
             raise FieldError(exc.message, key, "is not a date; use ISO form such as 1985-04-12") from None
         if born > today:
-            raise FieldError(f"--dob {born.isoformat()} is in the future", key, "is in the future")
+            raise FieldError("--dob is in the future", key, "is in the future")  # never echo it
         if born.year < 1890:
-            raise FieldError(f"--dob {born.isoformat()} is before 1890; check the year", key,
+            raise FieldError("--dob is before 1890; check the year", key,
                              "is before 1890; check the year")
         value = born.isoformat()
     elif key == "email" and value is not None:
@@ -132,6 +152,8 @@ def check_item(policy: Policy, today: str, stamp: str, *, category: str, source:
     the_purpose = policy.find_purpose(purpose)
     if the_purpose is None:
         raise _unknown(policy, "purposes", purpose, "purpose")
+    if the_purpose.categories and category not in the_purpose.categories:
+        raise category_refused(purpose, the_purpose.categories, "category", [category])
     purpose_basis = the_purpose.basis
     if basis is None:
         basis = purpose_basis
@@ -144,7 +166,14 @@ def check_item(policy: Policy, today: str, stamp: str, *, category: str, source:
         raise FieldError(f"purpose {purpose!r} rests on {purpose_basis!r}, not on consent",
                          "basis", f"cannot be 'consent': the purpose rests on {purpose_basis!r}")
     text = clean_text(value, "--value", multiline=True, column="value")
-    processed_at = check_when(processed, "--processed", "processed_at") if processed else stamp
+    # Data collected on a past day and not processed since was last processed when collected:
+    # entering it today is record-keeping, not new processing for a purpose.
+    if processed:
+        processed_at = check_when(processed, "--processed", "processed_at")
+    elif collected:
+        processed_at = check_when(collected, "--collected", "collected_at")
+    else:
+        processed_at = stamp
     collected_at = check_when(collected, "--collected", "collected_at") if collected else processed_at
     if processed_at[:10] > today or collected_at[:10] > today:
         raise FieldError("--collected/--processed cannot be in the future",

@@ -6,12 +6,14 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from pigment_cli.records.erasure import scrub_pending
 from pigment_cli.retention.plan import plan as retention_plan
 from pigment_cli.rights.requests import request_views
-from pigment_cli.store import audit
+from pigment_cli.store import anchor, audit, seal
+from pigment_cli.store.copies import known_copies
 from pigment_cli.store.journal import journal_path, store_file
 from pigment_cli.store.migrations import SCHEMA_VERSION
-from pigment_cli.store.session import Session
+from pigment_cli.store.session import Session, triggers_reason
 
 
 def _finding(check: str, problem: str, fix: str) -> dict[str, str]:
@@ -37,12 +39,19 @@ def check(s: Session) -> dict[str, Any]:
                                  "rows point at a subject that no longer exists; restore a backup"))
     else:
         passed.append("foreign keys")
-    chain = audit.verify(conn)
+    chain = anchor.verify_chain(conn, path)
     if not chain.ok:
-        findings.append(_finding("audit chain", f"broken at entry {chain.first_broken}: {chain.reason}",
+        where = f"broken at entry {chain.first_broken}: " if chain.first_broken else ""
+        findings.append(_finding("audit chain", where + chain.reason,
                                  "someone edited the store outside pigment; investigate, then restore"))
     else:
         passed.append("audit chain")
+    missing = audit.missing_triggers(conn)
+    if missing:
+        findings.append(_finding("append-only triggers", triggers_reason(missing),
+                                 "someone edited the store outside pigment; investigate, then restore"))
+    else:
+        passed.append("append-only triggers")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version != SCHEMA_VERSION:
         findings.append(_finding("schema", f"schema {version}, this pigment expects {SCHEMA_VERSION}",
@@ -50,7 +59,8 @@ def check(s: Session) -> dict[str, Any]:
     else:
         passed.append("schema")
     loose = []
-    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), journal_path(path)):
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), journal_path(path),
+                 anchor.anchor_path(path), seal.key_path(path)):
         if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
             loose.append(f"{file.name} is {stat.S_IMODE(file.stat().st_mode):04o}")
     if loose:
@@ -71,4 +81,25 @@ def check(s: Session) -> dict[str, Any]:
                                  "answer them now: pigment sar list --overdue"))
     else:
         passed.append("requests")
-    return {"ok": not findings, "findings": findings, "passed": passed}
+    pending = scrub_pending(conn)
+    if pending:
+        findings.append(_finding(
+            "wal", f"values erased at {pending} may still be in the write-ahead log (another "
+            "program held the store open, so it could not be emptied)",
+            "close other programs using the store (sqlite3 shells, long reports), then run: "
+            "pigment retention sweep --apply"))
+    else:
+        passed.append("wal")
+    copies = known_copies(path, today=today, keep=policy.copies_keep())
+    due = [c for c in copies if c.expired]
+    if due:
+        names = ", ".join(f"{Path(c.path).name} ({c.kind}, {c.age_days} days)" for c in due[:5])
+        findings.append(_finding(
+            "copies", f"{len(due)} copies of personal data are past their retention "
+            f"({policy.copies_keep()}) or were left by killed runs: {names}"
+            + (", ..." if len(due) > 5 else ""),
+            "see them with pigment copies list; remove them with: pigment copies prune --apply"))
+    else:
+        passed.append("copies")
+    return {"ok": not findings, "findings": findings, "passed": passed,
+            "copies": [c.to_dict() for c in copies]}

@@ -4,6 +4,8 @@ from the policy in force: the policy is the single source of what the clinic doe
 from __future__ import annotations
 
 import io
+import json
+import sqlite3
 from typing import Any
 
 from pigment_cli import __version__
@@ -90,8 +92,28 @@ def activities(policy: Policy) -> list[dict[str, Any]]:
     return [*rows] if rows else [{"recipients": recipients}]
 
 
-def ropa(policy: Policy) -> dict[str, Any]:
+def latest_encrypted_backup(conn: sqlite3.Connection) -> str | None:
+    """The day of the store's latest backup if it was encrypted (as its audit entry records),
+    else None: the record of processing claims encrypted backups only when they are."""
+    row = conn.execute(
+        "SELECT at, detail FROM audit WHERE command = 'backup' ORDER BY seq DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    try:
+        encrypted = bool(json.loads(row[1]).get("encrypted"))
+    except (ValueError, AttributeError):
+        encrypted = False
+    return str(row[0])[:10] if encrypted else None
+
+
+def ropa(policy: Policy, *, encrypted_backup_on: str | None = None) -> dict[str, Any]:
+    """The record; `encrypted_backup_on` (`latest_encrypted_backup`) adds encrypted backups to the
+    security measures, stated as the fact it is."""
     record = policy.record_of_processing
+    measures = list(TOOL_SECURITY_MEASURES)
+    if encrypted_backup_on:
+        measures.append("Backups encrypted with age to the clinic's public key (pigment backup "
+                        f"--encrypt-to): the latest backup, on {encrypted_backup_on}, was encrypted")
     return {
         "title": f"Record of processing activities: {policy.controller['name']}",
         "policy_version": policy.version,
@@ -103,15 +125,15 @@ def ropa(policy: Policy) -> dict[str, Any]:
         "retention": {"default": policy.retention_label(),
                       **{r.category: r.label for r in policy.category_rules()}},
         "appropriate_policy_document": record.get("appropriate_policy_document", ""),
-        "security_measures": [*TOOL_SECURITY_MEASURES, *record.get("security_measures", [])],
+        "security_measures": [*measures, *record.get("security_measures", [])],
         "generated_by": f"pigment {__version__}",
     }
 
 
-def render_ropa(policy: Policy, fmt: str) -> str:
+def render_ropa(policy: Policy, fmt: str, *, encrypted_backup_on: str | None = None) -> str:
     if fmt not in ROPA_FORMATS:
         raise BadInput(f"unknown --format {fmt!r}; use one of: {', '.join(ROPA_FORMATS)}")
-    doc = ropa(policy)
+    doc = ropa(policy, encrypted_backup_on=encrypted_backup_on)
     if fmt == "csv":
         return _ropa_csv(doc)
     from jinja2 import Environment, PackageLoader, select_autoescape  # lazy for start-up

@@ -14,7 +14,7 @@ from pigment_cli.records.holds import count_active
 from pigment_cli.retention.plan import plan as retention_plan
 from pigment_cli.retention.sweep import last_sweep
 from pigment_cli.rights.requests import request_views
-from pigment_cli.store import audit
+from pigment_cli.store import anchor, audit
 from pigment_cli.store.journal import store_file
 from pigment_cli.store.session import Session
 
@@ -45,7 +45,11 @@ def status(s: Session) -> dict[str, Any]:
     subjects = conn.execute("SELECT count(*) FROM subjects").fetchone()[0]
     open_requests = [v for v in request_views(conn, policy, today, open_only=True)]
     plan = retention_plan(conn, policy, today)
-    chain = audit.verify(conn, from_checkpoint=True)
+    chain = anchor.verify_chain(conn, path, from_checkpoint=True)  # the anchor's last line only
+    missing = audit.missing_triggers(conn)
+    if chain.ok and missing:
+        chain = audit.ChainReport(False, chain.entries, None,
+                                  f"append-only trigger(s) missing or altered: {', '.join(missing)}")
     consents = consent_counts(conn, policy)
     size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     return {

@@ -137,6 +137,38 @@ def due_items(conn: sqlite3.Connection, policy: Policy, as_of: date) -> list[Due
     return due
 
 
+WITHDRAWN = "withdrawn:"  # the rule of data held only for a consent that was withdrawn
+
+# Items held for a consent purpose whose subject's latest event for it is a withdrawal (driven by
+# the consent_purpose index; a withdrawal erases such items at once, so this finds only what a
+# hold kept, or what an import of consent history left).
+_WITHDRAWN_ITEMS = """
+SELECT i.id, i.subject_id, i.category, substr(w.at, 1, 10)
+FROM (SELECT DISTINCT subject_id FROM consent_events WHERE purpose = ?1 AND action = 'withdraw') d
+JOIN consent_events w ON w.id = (
+    SELECT id FROM consent_events WHERE subject_id = d.subject_id AND purpose = ?1
+    ORDER BY at DESC, id DESC LIMIT 1)
+JOIN items i ON i.subject_id = d.subject_id AND i.purpose = ?1 AND i.basis = 'consent'
+WHERE w.action = 'withdraw' AND w.recipient IS NULL
+ORDER BY i.id
+"""
+
+
+def due_withdrawn(conn: sqlite3.Connection, policy: Policy) -> list[DueItem]:
+    """Data held only for a consent that has been withdrawn: due at once (UK GDPR Art. 7(3),
+    17(1)(b)), from the day of the withdrawal."""
+    return [DueItem(item_id, subject_id, category, f"{WITHDRAWN}{purpose}", day)
+            for purpose in policy.consent_purposes()
+            for item_id, subject_id, category, day in conn.execute(_WITHDRAWN_ITEMS, (purpose,))]
+
+
+def consent_withdrawn(conn: sqlite3.Connection, subject_id: str, purpose: str) -> bool:
+    row = conn.execute("SELECT action, recipient FROM consent_events WHERE subject_id = ? AND "
+                       "purpose = ? ORDER BY at DESC, id DESC LIMIT 1",
+                       (subject_id, purpose)).fetchone()
+    return row is not None and row[0] == "withdraw" and row[1] is None
+
+
 def _forecast(conn: sqlite3.Connection, policy: Policy, as_of: date,
               months: int = 12) -> list[ForecastMonth]:
     horizon = as_of + relativedelta(months=months)
@@ -187,7 +219,11 @@ def plan(conn: sqlite3.Connection, policy: Policy, as_of: date, *,
             result.subjects.append(subject)
     erasing = {e.subject_id for e in result.subjects}
     held_ids = {h.subject_id for h in result.held}
-    for item in due_items(conn, policy, as_of):
+    seen: set[int] = set()
+    for item in [*due_items(conn, policy, as_of), *due_withdrawn(conn, policy)]:
+        if item.item in seen:
+            continue
+        seen.add(item.item)
         subject_id = item.subject_id
         if subject_id in erasing:
             continue  # goes with its subject

@@ -17,7 +17,14 @@ from pigment_cli.policy.rules import after, subject_due
 from pigment_cli.records.erasure import ErasureBatch, erase_items, erase_subject, scrub_files
 from pigment_cli.records.holds import active_holds
 from pigment_cli.records.suppression import suppression_key
-from pigment_cli.retention.plan import DueItem, DueSubject, Held, plan
+from pigment_cli.retention.plan import (
+    WITHDRAWN,
+    DueItem,
+    DueSubject,
+    Held,
+    consent_withdrawn,
+    plan,
+)
 from pigment_cli.store import audit
 from pigment_cli.store.tx import transaction
 
@@ -115,6 +122,8 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
 
     # In id order, each batch touches its own stretch of the subject and item indexes, so few
     # pages are written to the WAL more than once (measured: about 12% faster on 100k subjects).
+    marketing = [p for p in policy.consent_purposes() if policy.purpose(p).direct_marketing]
+
     def subject_key(e: DueSubject) -> str:
         return e.subject_id
 
@@ -123,22 +132,22 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
 
     by_id = sorted(the_plan.subjects, key=subject_key)
     for entry, held_now, now, batch in batches(
-            by_id, lambda ids: _subjects_now(conn, ids), subject_key):
+            by_id, lambda ids: _subjects_now(conn, ids, marketing), subject_key):
         subject_id = entry.subject_id
-        row = now.get(subject_id)  # (email, items, last_processed_at, dob), or gone already
+        row = now.get(subject_id)  # (email, items, last processed, dob, opted out), or gone
         if subject_id in held_now:
             result.held.append(Held(entry, held_now[subject_id]))
         elif row is not None and subject_due(policy, row[2], row[3]) <= as_of and erase_subject(
                 conn, subject_id, rule=entry.rule, stamp=stamp, actor=actor,
-                command="retention sweep", batch=batch, known=(row[0], row[1])):
+                command="retention sweep", batch=batch, known=(row[0], row[1]),
+                suppress=bool(row[4])):
             result.erased_subjects += 1
     done = len(the_plan.subjects)
     for item, held_now, now, batch in batches(
             sorted(the_plan.items, key=item_key), lambda ids: _items_now(conn, ids), item_key):
         processed = now.get(item.item)
-        rule = policy.retention_for(item.category)
-        if (item.subject_id not in held_now and processed is not None and rule is not None
-                and after(day_of(processed), rule.after) <= as_of):
+        if item.subject_id not in held_now and processed is not None and _still_due(
+                conn, policy, item, processed, as_of):
             result.erased_items += erase_items(conn, [item], stamp=stamp, actor=actor,
                                                command="retention sweep", batch=batch)
     result.duration_s = clock() - started
@@ -148,18 +157,35 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
             "status = 'done' WHERE id = ?",
             (stamp, result.erased_subjects, result.erased_items, len(result.held), sweep_id),
         )
-    result.checkpointed = scrub_files(conn)
+    result.checkpointed = scrub_files(conn, stamp)  # notes (or clears) erased values left in the WAL
     return result
 
 
-def _subjects_now(conn: sqlite3.Connection,
-                  subject_ids: list[str]) -> dict[str, tuple[str | None, int, str, str | None]]:
-    """subject id -> (email, items held, last processing, date of birth), as the store has them
-    now, for the subjects still present."""
+def _still_due(conn: sqlite3.Connection, policy: Policy, item: DueItem, processed: str,
+              as_of: date) -> bool:
+    """Is the item still due now, inside the batch's transaction (not processed again since
+    the plan, and, for data held on a withdrawn consent, not consented to again)?"""
+    if item.rule.startswith(WITHDRAWN):
+        return consent_withdrawn(conn, item.subject_id, item.rule.removeprefix(WITHDRAWN))
+    rule = policy.retention_for(item.category)
+    return rule is not None and after(day_of(processed), rule.after) <= as_of
+
+
+def _subjects_now(conn: sqlite3.Connection, subject_ids: list[str], marketing: list[str]
+                  ) -> dict[str, tuple[str | None, int, str, str | None, int]]:
+    """subject id -> (email, items held, last processing, date of birth, opted out of marketing:
+    their latest event for a direct-marketing purpose is a withdrawal), as the store has them
+    now, for the subjects still present. Only someone who opted out keeps a suppression entry
+    after a retention sweep (ICO direct-marketing guidance)."""
     marks = ",".join("?" * len(subject_ids))
+    purposes = ",".join(f"'{p}'" for p in marketing)  # policy keys: lower_snake_case only
     return {row[0]: tuple(row[1:]) for row in conn.execute(
         f"SELECT id, email, (SELECT count(*) FROM items WHERE subject_id = s.id), "
-        f"last_processed_at, dob FROM subjects s WHERE id IN ({marks})", subject_ids)}
+        f"last_processed_at, dob, EXISTS (SELECT 1 FROM consent_events e "
+        f"WHERE e.subject_id = s.id AND e.action = 'withdraw' AND e.purpose IN ({purposes}) "
+        f"AND NOT EXISTS (SELECT 1 FROM consent_events g WHERE g.subject_id = s.id "
+        f"AND g.purpose = e.purpose AND (g.at > e.at OR (g.at = e.at AND g.id > e.id)))) "
+        f"FROM subjects s WHERE id IN ({marks})", subject_ids)}
 
 
 def _items_now(conn: sqlite3.Connection, item_ids: list[int]) -> dict[int, str]:

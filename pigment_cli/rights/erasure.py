@@ -33,13 +33,14 @@ class ErasureOutcome:
     kept: list[dict[str, Any]] = field(default_factory=list)  # what stays, and why
     consents_withdrawn: list[str] = field(default_factory=list)
     held_by: list[str] = field(default_factory=list)  # holds and open requests standing
+    scrubbed: bool = True  # False: a reader kept the old values in the WAL (see scrub_files)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "subject_id": self.subject_id, "applied": self.applied, "ground": self.ground,
             "whole_subject": self.whole_subject, "erased_items": self.erased,
             "kept": self.kept, "consents_withdrawn": self.consents_withdrawn,
-            "held_by": self.held_by,
+            "held_by": self.held_by, "scrubbed": self.scrubbed,
         }
 
 
@@ -48,9 +49,10 @@ def erase_on_request(s: Session, subject_id: str, *, ground: str = "request",
     """Erase what no legal duty keeps. Items whose purpose the policy marks `keep_on_erasure`
     stay until their retention date: payment and debt records always, care and medical-record
     purposes when the subject has health records (an enquirer's contact details go). Consents are
-    withdrawn; everything else goes now. If nothing needs keeping and no hold or open request
-    stands, the whole subject goes. The request never extends what is kept: recording the
-    withdrawals does not restart the retention clock."""
+    withdrawn; everything else goes now. Nothing is kept past its own retention date: once that
+    has passed no Art. 17(3) exception applies. If nothing needs keeping and no hold or open
+    request stands, the whole subject goes. The request never extends what is kept: recording it
+    and the withdrawals does not move the retention clock."""
     if ground not in ERASURE_GROUNDS:
         raise BadInput(f"unknown --reason {ground!r}; use one of: {', '.join(ERASURE_GROUNDS)}")
     require_channel(via)
@@ -66,7 +68,10 @@ def erase_on_request(s: Session, subject_id: str, *, ground: str = "request",
     for item in items:
         purpose = policy.find_purpose(item.purpose)
         why = purpose.keep_on_erasure if purpose else None
-        if why and purpose and (has_health or not purpose.medical):
+        # Past its retention date no Art. 17(3) exception applies, unless a hold (a legal claim,
+        # a regulator) or an open request keeps the subject's data: then it is kept for that.
+        expired = (item.erasure_due or "") <= s.today.isoformat() and not outcome.held_by
+        if why and purpose and (has_health or not purpose.medical) and not expired:
             keep_ids.append(item.id)
             kept_by_reason[(item.category, why, item.erasure_due or "")] += 1
         else:
@@ -82,19 +87,15 @@ def erase_on_request(s: Session, subject_id: str, *, ground: str = "request",
                              "why": "; ".join(outcome.held_by), "until": "released / answered"})
     if not apply:
         return outcome
-    last_processed = subject.last_processed_at
-    for granted_purpose in granted:
-        withdraw(s, subject.id, granted_purpose, via=via)
-    # The withdrawals are records of the request, not new processing: the clock stays put.
-    conn.execute("UPDATE subjects SET last_processed_at = ? WHERE id = ?",
-                 (last_processed, subject.id))
-    suppress_email(conn, subject.email, s.stamp)
-    s.after_commit(lambda: scrub_files(conn))  # erased values leave the WAL too
-    if outcome.whole_subject:
+    suppress_email(conn, subject.email, s.stamp)  # they asked for erasure: never contact again
+    s.after_commit(lambda: setattr(outcome, "scrubbed", scrub_files(conn, s.stamp)))  # and the WAL
+    if outcome.whole_subject:  # the consents go with the subject
         erase_subject(conn, subject.id, rule=f"request:{ground}", stamp=s.stamp, actor=s.actor,
                       command="erase")
-    else:
-        erase_items(conn, erase_entries, stamp=s.stamp, actor=s.actor, command="erase")
-        s.audit("erase", subject.id, ground=ground, kept_items=len(keep_ids),
-                consents_withdrawn=len(granted), held=len(outcome.held_by))
+        return outcome
+    erase_items(conn, erase_entries, stamp=s.stamp, actor=s.actor, command="erase")
+    for granted_purpose in granted:  # what stays is no longer used for any consent purpose
+        withdraw(s, subject.id, granted_purpose, via=via)
+    s.audit("erase", subject.id, ground=ground, kept_items=len(keep_ids),
+            consents_withdrawn=len(granted), held=len(outcome.held_by))
     return outcome

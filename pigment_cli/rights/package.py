@@ -13,18 +13,25 @@ import os
 import shutil
 import sqlite3
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from pigment_cli import __version__
 from pigment_cli.errors import BadInput
-from pigment_cli.files import csv_bytes, private_temp, write_new_private
+from pigment_cli.files import (
+    csv_bytes,
+    lock_in_use,
+    private_temp,
+    refuse_own_file,
+    remove_leftovers,
+    write_new_private,
+)
 from pigment_cli.policy import Policy
 from pigment_cli.policy.rules import subject_due
 from pigment_cli.records.items import items_with_due
 from pigment_cli.records.subjects import get_subject
 from pigment_cli.rights.requests import RequestView, close, holds_health_data, requests_of
+from pigment_cli.store.connection import own_files
 from pigment_cli.store.session import Session
 
 SCHEMA_VERSION = 1
@@ -235,32 +242,10 @@ def _refuse_existing(out: Path) -> None:
         raise BadInput(f"{out.parent} is not an existing directory; create it first")
 
 
-STALE_SECONDS = 3600  # a temporary export older than this was left by a killed run
-
-
-def remove_stale_exports(parent: Path, now: float | None = None) -> int:
-    """Delete temporary exports (`.pigment-export-*`) that a killed run left in `parent`: they
-    hold personal data and never look complete. Ones younger than an hour may be another export
-    still being written, and are left alone. Returns how many were removed."""
-    now = time.time() if now is None else now
-    removed = 0
-    for leftover in parent.glob(".pigment-export-*"):
-        try:
-            if now - leftover.lstat().st_mtime < STALE_SECONDS or leftover.is_symlink():
-                continue
-            if leftover.is_dir():
-                shutil.rmtree(leftover)
-            else:
-                leftover.unlink()
-            removed += 1
-        except OSError:
-            continue
-    return removed
-
-
 def _write_directory(out: Path, files: dict[str, bytes]) -> None:
-    remove_stale_exports(out.parent)
+    remove_leftovers(out.parent, ".pigment-export-*")  # what killed exports left behind
     tmp = Path(tempfile.mkdtemp(prefix=".pigment-export-", dir=out.parent))
+    held = lock_in_use(tmp)  # never taken for a leftover while this run writes it
     try:
         os.chmod(tmp, 0o700)
         for name, body in files.items():
@@ -270,6 +255,8 @@ def _write_directory(out: Path, files: dict[str, bytes]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(held)
 
 
 def _write_zip(out: Path, files: dict[str, bytes], generated_at: str) -> None:
@@ -277,7 +264,7 @@ def _write_zip(out: Path, files: dict[str, bytes], generated_at: str) -> None:
 
     stamp = (int(generated_at[0:4]), int(generated_at[5:7]), int(generated_at[8:10]),
              int(generated_at[11:13]), int(generated_at[14:16]), int(generated_at[17:19]))
-    remove_stale_exports(out.parent)
+    remove_leftovers(out.parent, ".pigment-export-*")
     fd, tmp = private_temp(out.parent, prefix=".pigment-export-")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -310,8 +297,16 @@ def export_package(s: Session, subject_id: str, out: Path, *, zip_: bool = False
     or the note)."""
     out = Path(out).expanduser()
     zip_ = zip_ or out.suffix.lower() == ".zip"  # never a directory named like a zip file
+    refuse_own_file(out, own_files(s.path) if s.path else [])
     _refuse_existing(out)
     files, data = package_files(s, subject_id)
+    detail: dict[str, Any] = {"files": len(files), "zip": zip_}
+    if request_id:
+        detail["request"] = request_id
+    # Recorded first: a package never exists without its audit entry, even if the run is killed
+    # the moment it appears (one that fails after this leaves the entry, and no package).
+    s.audit("sar export", data["subject"]["id"], **detail)
+    s.commit_so_far()
     try:
         if zip_:
             _write_zip(out, files, data["generated_at"])
@@ -319,10 +314,6 @@ def export_package(s: Session, subject_id: str, out: Path, *, zip_: bool = False
             _write_directory(out, files)
     except OSError as exc:
         raise BadInput(f"cannot write {out}: {exc.strerror or exc}") from None
-    detail: dict[str, Any] = {"files": len(files), "zip": zip_}
-    if request_id:
-        detail["request"] = request_id
-    s.audit("sar export", data["subject"]["id"], **detail)
     reviews = [{"request": r["id"], "reviewed_on": r["review"]["reviewed_on"],
                 "outcome": r["review"]["outcome"]} for r in data["requests"] if r.get("review")]
     return {"path": str(out), "files": list(files), "zip": zip_, "flags": data["flags"],

@@ -17,7 +17,7 @@ from pigment_cli.clock import london_today, parse_date, sar_due_date, sar_raw_en
 from pigment_cli.errors import BadInput, NotFound, Refused
 from pigment_cli.policy import Policy
 from pigment_cli.records.ids import fresh_id
-from pigment_cli.records.subjects import bump_processed, get_subject
+from pigment_cli.records.subjects import get_subject
 from pigment_cli.records.validate import clean_text
 from pigment_cli.store.session import Session
 
@@ -301,7 +301,6 @@ def open_request(s: Session, subject_id: str, *, received: str,
         "VALUES (?, ?, ?, ?, 'open', ?)",
         (request_id, subject.id, channel, day.isoformat(), s.stamp),
     )
-    bump_processed(s.conn, subject.id, day.isoformat())
     s.audit("sar open", subject.id, request=request_id, channel=channel)
     return _current(s, request_id)
 
@@ -313,7 +312,6 @@ def _record_start_evidence(s: Session, request_id: str, on: str | None, column: 
         raise BadInput(f"request {row['id']} already has {what} recorded on {row[column]}")
     day = _day(s, on, "--on", date.fromisoformat(row["received_on"]))
     s.conn.execute(f"UPDATE requests SET {column} = ? WHERE id = ?", (day.isoformat(), row["id"]))
-    bump_processed(s.conn, row["subject_id"], day.isoformat())
     s.audit(command, row["subject_id"], request=row["id"])
     return _current(s, row["id"])
 
@@ -354,7 +352,6 @@ def pause(s: Session, request_id: str, *, reason: str, on: str | None = None) ->
         "INSERT INTO request_pauses (request_id, reason, paused_on) VALUES (?, ?, ?)",
         (row["id"], text, day.isoformat()),
     )
-    bump_processed(s.conn, row["subject_id"], day.isoformat())
     s.audit("sar pause", row["subject_id"], request=row["id"], pause=int(cur.lastrowid or 0))
     return _current(s, row["id"])
 
@@ -369,7 +366,6 @@ def resume(s: Session, request_id: str, *, on: str | None = None) -> RequestView
     day = _day(s, on, "--on", date.fromisoformat(paused["paused_on"]), "the pause began")
     s.conn.execute("UPDATE request_pauses SET resumed_on = ? WHERE id = ?",
                    (day.isoformat(), paused["id"]))
-    bump_processed(s.conn, row["subject_id"], day.isoformat())
     s.audit("sar resume", row["subject_id"], request=row["id"], pause=paused["id"])
     return _current(s, row["id"])
 
@@ -389,7 +385,6 @@ def extend(s: Session, request_id: str, *, reason: str, on: str | None = None) -
                       "passed; an extension must be decided and told to the subject within it")
     s.conn.execute("UPDATE requests SET extended_on = ?, extension_reason = ? WHERE id = ?",
                    (day.isoformat(), text, row["id"]))
-    bump_processed(s.conn, row["subject_id"], day.isoformat())
     s.audit("sar extend", row["subject_id"], request=row["id"])
     return _current(s, row["id"])
 
@@ -412,7 +407,6 @@ def review(s: Session, request_id: str, *, by: str, outcome: str, note: str,
         "UPDATE requests SET reviewed_on = ?, reviewer = ?, review_outcome = ?, review_note = ? "
         "WHERE id = ?", (day.isoformat(), reviewer, outcome, text, row["id"]),
     )
-    bump_processed(s.conn, row["subject_id"], day.isoformat())
     s.audit("sar review", row["subject_id"], request=row["id"], outcome=outcome)
     return _current(s, row["id"])
 
@@ -443,6 +437,5 @@ def close(s: Session, request_id: str, *, on: str | None = None,
         )
     s.conn.execute("UPDATE requests SET status = 'closed', closed_on = ? WHERE id = ?",
                    (day.isoformat(), row["id"]))
-    bump_processed(s.conn, row["subject_id"], day.isoformat())
     s.audit("sar close", row["subject_id"], request=row["id"], exported=exported)
     return _current(s, row["id"])

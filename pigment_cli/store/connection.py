@@ -12,10 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pigment_cli.errors import StoreError
-from pigment_cli.files import create_private
+from pigment_cli.files import SQLITE_HEADER, create_private
 from pigment_cli.store import migrations, tx
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 APPLICATION_ID = 0x50474D54  # "PGMT": marks a SQLite file as a pigment store
 
 
@@ -45,13 +44,55 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def own_files(path: Path | str) -> list[Path]:
+    """The store's own files, whether they exist yet or not: the store, its WAL and shared-memory
+    index, the erasure journal, the audit anchor and key, the lock files, the index of its copies
+    and the temporary a restore builds. Nothing pigment writes for a user (`--out`, `backup DEST`)
+    may land on one. This is the one list: a module that adds a file beside the store adds it here."""
+    from pigment_cli.store.anchor import anchor_path
+    from pigment_cli.store.copies import index_path, restoring_path
+    from pigment_cli.store.journal import journal_path
+    from pigment_cli.store.lock import access_lock_path, sweep_lock_path
+    from pigment_cli.store.seal import key_path
+
+    store = Path(path)
+    restoring = restoring_path(store)
+    return [
+        store, Path(f"{store}-wal"), Path(f"{store}-shm"), Path(f"{store}-journal"),
+        journal_path(store), anchor_path(store), key_path(store), sweep_lock_path(store),
+        access_lock_path(store), index_path(store),
+        restoring, Path(f"{restoring}-wal"), Path(f"{restoring}-shm"),
+    ]
+
+
+def missing_store(path: Path) -> StoreError:
+    return StoreError(f"no store at {path}; create one with: pigment init --db {path}")
+
+
+def make_private_dirs(directory: Path) -> None:
+    """Create `directory` and each missing parent owner-only (0700), whatever the umask."""
+    missing = []
+    for folder in (directory, *directory.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(folder, 0o700)
+
+
 def init_store(path: Path | str) -> sqlite3.Connection:
     """Create a new store at `path` and return it open. Refuses an existing file."""
     path = Path(path)
     if path.exists():
         raise StoreError(f"{path} already exists; pigment init never overwrites a store")
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
+    try:
+        make_private_dirs(path.parent)
+    except OSError as exc:
+        raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from None
     try:
         os.close(create_private(path))
     except OSError as exc:
@@ -105,8 +146,7 @@ def _open_checked(path: Path, connect: Callable[[Path], sqlite3.Connection],
 def open_store(path: Path | str) -> sqlite3.Connection:
     """Open an existing pigment store, migrating it forward if it is older than this tool."""
     path = Path(path)
-    conn = _open_checked(path, _connect,
-                         f"no store at {path}; create one with: pigment init --db {path}")
+    conn = _open_checked(path, _connect, missing_store(path).message)
     try:
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")

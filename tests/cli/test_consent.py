@@ -34,7 +34,7 @@ def test_grant_withdraw_grant_through_the_cli(cli, subject_id: str) -> None:
     status = {s["purpose"]: s for s in cli.json("consent", "status", subject_id)}
     assert status["newsletter"] == {**status["newsletter"], "state": "granted",
                                     "since": "2026-11-25T10:30:00", "channel": "phone",
-                                    "written": False, "notice_version": "2026-11"}
+                                    "written": False, "notice_version": "2026-12"}
     assert status["cookies"]["state"] == "never asked"
     history = cli.json("consent", "history", subject_id)
     assert [(e["action"], e["channel"], e["recorded_by"]) for e in history] == [

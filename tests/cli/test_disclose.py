@@ -25,9 +25,13 @@ def _snapshot(db: Path) -> tuple:
         conn.close()
 
 
+# A consent to a non-medical disclosure names whom and what it covers (UK GDPR Art. 4(11)).
+SCOPE = ("--recipient", "Glossy Magazine Ltd", "--categories", "identity,contact")
+
+
 def _non_medical(cli, sid: str, *extra: str):  # noqa: ANN202
     return cli("disclose", sid, "--to", "Glossy Magazine Ltd", "--recipient-type", "other",
-               "--purpose", "personalised_ads", "--items", "identity,contact", *extra)
+               "--purpose", "third_party_non_medical", "--items", "identity,contact", *extra)
 
 
 def test_non_medical_disclosure_without_consent_is_refused_and_changes_nothing(
@@ -43,7 +47,7 @@ def test_non_medical_disclosure_without_consent_is_refused_and_changes_nothing(
 
 
 def test_refused_when_the_consent_was_only_by_phone(cli, subject_id: str, db: Path) -> None:
-    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "phone")
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", *SCOPE, "--via", "phone")
     before = _snapshot(db)
     result = _non_medical(cli, subject_id)
     assert result.exit_code == ExitCode.REFUSED and "via phone, which is not written" in result.stderr
@@ -51,7 +55,7 @@ def test_refused_when_the_consent_was_only_by_phone(cli, subject_id: str, db: Pa
 
 
 def test_refused_after_a_written_consent_was_withdrawn(cli, subject_id: str) -> None:
-    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "paper_form",
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", *SCOPE, "--via", "paper_form",
            "--at", "2026-01-01")
     cli.ok("consent", "withdraw", subject_id, "third_party_non_medical", "--via", "email")
     assert _non_medical(cli, subject_id).exit_code == ExitCode.REFUSED
@@ -59,7 +63,7 @@ def test_refused_after_a_written_consent_was_withdrawn(cli, subject_id: str) -> 
 
 @pytest.mark.parametrize("channel", ["paper_form", "email", "web_form"])
 def test_accepted_with_written_consent(cli, subject_id: str, channel: str) -> None:
-    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", channel,
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", *SCOPE, "--via", channel,
            "--evidence", "form 9")
     result = _non_medical(cli, subject_id, "--json")
     assert result.exit_code == ExitCode.OK, result.stderr
@@ -73,7 +77,7 @@ def test_accepted_with_written_consent(cli, subject_id: str, channel: str) -> No
 
 def test_the_consent_that_counts_is_the_one_in_force_at_the_disclosure(cli,
                                                                        subject_id: str) -> None:
-    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "paper_form",
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", *SCOPE, "--via", "paper_form",
            "--at", "2026-06-01")
     assert _non_medical(cli, subject_id, "--at", "2026-05-01").exit_code == ExitCode.REFUSED
     assert _non_medical(cli, subject_id, "--at", "2026-07-01").exit_code == ExitCode.OK
@@ -82,7 +86,8 @@ def test_the_consent_that_counts_is_the_one_in_force_at_the_disclosure(cli,
 def test_accepted_with_a_cited_legal_requirement(cli, subject_id: str) -> None:
     law = "Court order under the Senior Courts Act 1981 s.34"
     result = cli.ok("disclose", subject_id, "--to", "HM Courts", "--recipient-type", "authority",
-                    "--purpose", "reporting", "--items", "identity", "--legal-requirement", law)
+                    "--purpose", "medical_records", "--items", "identity",
+                    "--legal-requirement", law)
     disclosure_id = int(result.stdout.strip())
     [record] = cli.json("disclosure", "list", subject_id)
     assert record["id"] == disclosure_id
@@ -91,19 +96,19 @@ def test_accepted_with_a_cited_legal_requirement(cli, subject_id: str) -> None:
     assert "basis legal_obligation" in result.stderr
 
 
-@pytest.mark.parametrize(("purpose", "recipient_type", "basis"), [
-    ("medical_referral", "laboratory", "contract"),
-    ("care", "specialist", "contract"),
-    ("medical_records", "hospital", "contract"),
-    ("payment", "payment_processor", "contract"),
-    ("debt_collection", "debt_collector", "contract"),
+@pytest.mark.parametrize(("purpose", "recipient_type", "basis", "sent"), [
+    ("medical_referral", "laboratory", "contract", "medical_history"),
+    ("care", "specialist", "contract", "medical_history"),
+    ("medical_records", "hospital", "contract", "medical_history"),
+    ("payment", "payment_processor", "contract", "payment"),
+    ("debt_collection", "debt_collector", "contract", "payment"),
 ])
 def test_contract_purposes_need_no_consent(cli, subject_id: str, purpose: str,
-                                           recipient_type: str, basis: str) -> None:
+                                           recipient_type: str, basis: str, sent: str) -> None:
     cli.ok("disclose", subject_id, "--to", "Recipient", "--recipient-type", recipient_type,
-           "--purpose", purpose, "--items", "identity,medical_history,identity")
+           "--purpose", purpose, "--items", f"identity,{sent},identity")
     [record] = cli.json("disclosure", "list", subject_id)
-    assert record["basis"] == basis and record["categories"] == ["identity", "medical_history"]
+    assert record["basis"] == basis and record["categories"] == ["identity", sent]
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -146,10 +151,10 @@ def test_list_is_oldest_first_and_a_table_by_default(cli, subject_id: str) -> No
 
 
 def test_disclosure_audit_holds_ids_and_keys_only(cli, subject_id: str, db: Path) -> None:
-    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "email")
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", *SCOPE, "--via", "email")
     assert _non_medical(cli, subject_id).exit_code == ExitCode.OK  # written consent by email
     cli.ok("disclose", subject_id, "--to", "Dr Jane Specialist", "--recipient-type", "authority",
-           "--purpose", "reporting", "--items", "identity",
+           "--purpose", "medical_records", "--items", "identity",
            "--legal-requirement", "Ada Lovelace's court order")
     cli.ok("disclosure", "list", subject_id)
     log = cli.json("audit", "log", "--subject", subject_id)
@@ -157,7 +162,7 @@ def test_disclosure_audit_holds_ids_and_keys_only(cli, subject_id: str, db: Path
     assert len(disclosed) == 2
     assert disclosed[0]["detail"] == {
         "basis": "consent", "categories": ["identity", "contact"], "disclosure": 1,
-        "purpose": "personalised_ads", "recipient_type": "other"}
+        "purpose": "third_party_non_medical", "recipient_type": "other"}
     assert log[-1]["command"] == "disclosure list"
     conn = sqlite3.connect(db)
     trail = repr(conn.execute("SELECT * FROM audit").fetchall())
@@ -197,23 +202,24 @@ def test_contract_purpose_to_an_unlisted_recipient_type_is_refused(
                  recipient_type, "--purpose", purpose, "--items", items)
     assert result.exit_code == ExitCode.REFUSED, result.stderr
     assert f"only for disclosures to {allowed}" in result.stderr
-    assert f"type {recipient_type!r}" in result.stderr and "never asked" in result.stderr
+    assert f"type {recipient_type!r}" in result.stderr and "rests on consent" in result.stderr
     assert "Nothing was recorded" in result.stderr and "Glossy" not in result.stderr
     assert result.stdout == "" and _snapshot(db) == before
 
 
-def test_contract_purpose_to_an_unlisted_type_needs_written_consent(cli, subject_id: str) -> None:
-    args = ("disclose", subject_id, "--to", "Glossy Skin Magazine", "--recipient-type", "other",
-            "--purpose", "medical_referral", "--items", "medical_history")
-    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "phone",
-           "--at", "2026-11-01")
-    refused = cli(*args)
+def test_contract_purpose_to_an_unlisted_type_is_refused_even_with_consent(cli,
+                                                                          subject_id: str) -> None:
+    """A medical referral to a magazine is not a medical referral: a consent covers disclosures
+    only for a purpose that rests on consent (UK GDPR Art. 5(1)(b))."""
+    scope = ("--recipient", "Glossy Skin Magazine", "--categories", "identity")
+    cli.ok("consent", "grant", subject_id, "third_party_non_medical", *scope, "--via", "paper_form",
+           "--evidence", "form 12")
+    refused = cli("disclose", subject_id, "--to", "Glossy Skin Magazine", "--recipient-type",
+                  "other", "--purpose", "medical_referral", "--items", "identity")
     assert refused.exit_code == ExitCode.REFUSED
     assert "only for disclosures to laboratory" in refused.stderr
-    assert "via phone, which is not written" in refused.stderr
-    cli.ok("consent", "grant", subject_id, "third_party_non_medical", "--via", "paper_form",
-           "--evidence", "form 12")
-    record = cli.json(*args)
+    record = cli.json("disclose", subject_id, "--to", "Glossy Skin Magazine", "--recipient-type",
+                      "other", "--purpose", "third_party_non_medical", "--items", "identity")
     assert (record["basis"], record["recipient_type"]) == ("consent", "other")
 
 

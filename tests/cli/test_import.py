@@ -351,12 +351,26 @@ def test_no_rejects_file_when_every_row_is_good(cli, imported, tmp_path: Path) -
 
 
 CONSENTS = (
-    "external_id,purpose,action,channel,at,evidence,notice\n"
-    "PMS-1,newsletter,grant,web_form,2023-01-05T09:00:00,web-123,2023-01\n"
-    "PMS-1,newsletter,withdraw,newsletter_link,2024-02-01,,\n"
-    "PMS-2,third_party_non_medical,grant,paper_form,2022-03-03,form 77,\n"
-    "PMS-2,satisfaction_survey,grant,phone,2022-03-03,,\n"
+    "external_id,purpose,action,channel,at,evidence,notice,recipient,categories\n"
+    "PMS-1,newsletter,grant,web_form,2023-01-05T09:00:00,web-123,2023-01,,\n"
+    "PMS-1,newsletter,withdraw,newsletter_link,2024-02-01,,,,\n"
+    "PMS-2,third_party_non_medical,grant,paper_form,2022-03-03,form 77,,Partner Gym,\"identity,contact\"\n"
+    "PMS-2,satisfaction_survey,grant,phone,2022-03-03,,,,\n"
 )
+
+
+def test_an_imported_specific_consent_names_recipient_and_categories(cli, imported,
+                                                                     tmp_path: Path) -> None:
+    path = write(tmp_path / "consents.csv", CONSENTS)
+    cli.ok("import", "consents", path)
+    ben = imported["PMS-2"]["id"]
+    [event] = [e for e in cli.json("consent", "history", ben)
+               if e["purpose"] == "third_party_non_medical"]
+    assert (event["recipient"], event["categories"]) == ("Partner Gym", ["identity", "contact"])
+    vague = write(tmp_path / "vague.csv", "external_id,purpose,action,channel,at\n"
+                  "PMS-1,third_party_non_medical,grant,paper_form,2022-03-03\n")
+    result = cli("import", "consents", vague)
+    assert result.exit_code == ExitCode.BAD_INPUT and "column recipient" in result.stderr
 
 
 def test_import_consents_builds_the_ledger(cli, imported, tmp_path: Path) -> None:
@@ -369,7 +383,7 @@ def test_import_consents_builds_the_ledger(cli, imported, tmp_path: Path) -> Non
     assert cli("consent", "check", ben, "satisfaction_survey", "--written").exit_code == ExitCode.CHECK_FAILED
     history = cli.json("consent", "history", amara)
     assert [(e["action"], e["channel"], e["written"], e["notice_version"]) for e in history] == [
-        ("grant", "web_form", True, "2023-01"), ("withdraw", "newsletter_link", False, "2026-11")]
+        ("grant", "web_form", True, "2023-01"), ("withdraw", "newsletter_link", False, "2026-12")]
     again = cli.json("import", "consents", path)
     assert (again["inserted"], again["unchanged"]) == (0, 4)
 

@@ -50,6 +50,6 @@ def test_db_option_wins_over_environment(cli, tmp_path: Path) -> None:
 
 
 def test_init_with_a_policy_file(cli, tmp_path: Path) -> None:
-    path = edited_policy(tmp_path, 'version = "2026-11"', 'version = "custom-1"')
+    path = edited_policy(tmp_path, 'version = "2026-12"', 'version = "custom-1"')
     cli.ok("init", "--policy", str(path))
     assert cli.json("policy", "show")["version"] == "custom-1"

@@ -76,16 +76,19 @@ def test_check_validates_recipients(tmp_path: Path, cli, old: str, new: str, key
 
 def test_show_prints_the_policy_in_force(cli, store) -> None:
     data = cli.json("policy", "show")
-    assert data["version"] == "2026-11" and data["store_version"] == 1
+    assert data["version"] == "2026-12" and data["store_version"] == 1
     assert data["policy"]["purposes"]["care"]["basis"] == "contract"
     assert "newsletter" in cli.ok("policy", "show").stdout
 
 
 def test_apply_keeps_every_version_and_is_audited(cli, store, tmp_path: Path) -> None:
-    path = edited_policy(tmp_path, 'version = "2026-11"', 'version = "2027-01"')
+    path = edited_policy(tmp_path, 'version = "2026-12"', 'version = "2027-01"')
     path.write_text(path.read_text().replace(
         "[categories.cctv]",
-        '[categories.photos]\nlabel = "Clinical photographs"\nspecial = true\n\n[categories.cctv]'))
+        '[categories.photos]\nlabel = "Clinical photographs"\nspecial = true\n\n[categories.cctv]'
+    ).replace('categories = ["identity", "date_of_birth", "contact", "medical_history"]\nrecipients',
+              'categories = ["identity", "date_of_birth", "contact", "medical_history", "photos"]\n'
+              'recipients', 1))
     cli.ok("policy", "apply", str(path))
     assert cli.json("policy", "show")["version"] == "2027-01"
     assert [v["version"] for v in cli.json("policy", "history")] == [1, 2]

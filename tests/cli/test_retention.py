@@ -46,7 +46,7 @@ def test_leap_day_subject_falls_due_on_28_february(cli, store: Path) -> None:
 @pytest.mark.parametrize("processed", ["2025-01-28", "2025-01-29", "2025-01-30", "2025-01-31"])
 def test_month_rules_that_clamp_to_february_fall_due_on_time(cli, subject_id, processed) -> None:
     item = cli.ok("item", "add", subject_id, "--category", "web_activity", "--source", "website",
-                  "--purpose", "security", "--processed", processed).stdout.strip()
+                  "--purpose", "reporting", "--processed", processed).stdout.strip()
     plan = cli.json("retention", "plan", "--as-of", "2026-02-28")
     assert int(item) in [e["item"] for e in plan["items"]]
 
@@ -142,14 +142,18 @@ def test_erased_values_are_not_in_the_database_file_or_wal(cli, store: Path) -> 
                 assert marker.lower().encode() not in raw, (path.name, marker)
 
 
-def test_erased_email_is_suppressed_for_marketing(cli, store: Path) -> None:
-    sid = _old_subject(cli, email="again@example.org")
-    backdate(store, sid, "2018-01-10")
+def test_a_swept_email_is_suppressed_only_after_an_opt_out(cli, store: Path) -> None:
+    opted_out = _old_subject(cli, email="again@example.org")
+    cli.ok("consent", "withdraw", opted_out, "newsletter", "--via", "email", "--at", "2018-01-05")
+    never = _old_subject(cli, name="Never Opted Out", email="plain@example.org")
+    for sid in (opted_out, never):
+        backdate(store, sid, "2018-01-10")
     cli.ok("retention", "sweep", "--apply")
     from pigment_cli.records.suppression import is_suppressed
 
     with domain(store) as s:
         assert is_suppressed(s.conn, "Again@Example.org")
+        assert not is_suppressed(s.conn, "plain@example.org")
 
 
 def test_a_second_sweep_is_refused_while_one_runs(cli, store: Path) -> None:

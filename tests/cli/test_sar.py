@@ -655,7 +655,7 @@ def test_a_disclosure_is_explained_by_its_purpose_key_or_the_law_cited(cli, subj
     from pigment_cli.policy import default_policy
 
     cli.ok("disclose", subject_id, "--to", "HM Revenue & Customs", "--recipient-type", "authority",
-           "--purpose", "reporting", "--items", "identity,payment",
+           "--purpose", "payment", "--items", "identity,payment",
            "--legal-requirement", "Schedule 36 Finance Act 2008 information notice")
     cli.ok("disclose", subject_id, "--to", "North Lab Ltd", "--recipient-type", "laboratory",
            "--purpose", "medical_referral", "--items", "identity")
@@ -666,7 +666,7 @@ def test_a_disclosure_is_explained_by_its_purpose_key_or_the_law_cited(cli, subj
             if "</td>" in row}
     hmrc = rows["HM Revenue &amp; Customs"]
     assert "Required by law: Schedule 36 Finance Act 2008 information notice" in hmrc
-    assert "(reporting)" in hmrc  # the recorded purpose, by key as well as label
+    assert "(payment)" in hmrc  # the recorded purpose, by key as well as label
     lab = rows["North Lab Ltd"]
     label = default_policy().label("purposes", "medical_referral")
     assert f"{label} <span class=\"muted\">(medical_referral)</span>" in lab

@@ -45,7 +45,7 @@ def test_grant_withdraw_grant_gives_the_latest_state_and_full_history(store: Pat
     state = _state(store, sid)
     assert (state.state, state.since, state.channel, state.written) == (
         "granted", "2026-09-02T12:00:00", "web_form", True)
-    assert state.notice_version == "2026-11"  # the policy version by default
+    assert state.notice_version == "2026-12"  # the policy version by default
     with domain(store) as s:
         events = consent.history(s, sid)
     assert [(e.action, e.at, e.channel, e.written) for e in events] == [
@@ -127,11 +127,11 @@ def test_unknown_subject_is_not_found(store: Path) -> None:
         consent.grant(s, "S-00000", "newsletter", via="email")
 
 
-def test_a_consent_event_counts_as_processing(store: Path) -> None:
+def test_a_consent_event_is_not_processing_for_a_purpose(store: Path) -> None:
     sid = _subject(store, processed_at="2020-01-01")
     _grant(store, sid, at="2026-02-03T04:05:06")
     with domain(store) as s:
-        assert get_subject(s.conn, sid).last_processed_at == "2026-02-03T04:05:06"
+        assert get_subject(s.conn, sid).last_processed_at == "2020-01-01"  # Art. 5(1)(e)
 
 
 def test_the_ledger_cannot_be_updated(store: Path) -> None:

@@ -12,12 +12,12 @@ from pigment_cli.records import disclosures as disclosure
 from pigment_cli.records.subjects import add_subject, get_subject
 
 
-def test_a_disclosure_counts_as_processing(store: Path) -> None:
+def test_a_disclosure_does_not_move_the_retention_clock(store: Path) -> None:
     with domain(store) as s:
         sid = add_subject(s, name="Old Patient", processed_at="2020-01-01").id
         disclosure.disclose(s, sid, recipient="Lab", recipient_type="laboratory", purpose="care",
                             items="medical_history", at="2026-11-20T09:00:00")
-        assert get_subject(s.conn, sid).last_processed_at == "2026-11-20T09:00:00"
+        assert get_subject(s.conn, sid).last_processed_at == "2020-01-01"
 
 
 def test_domain_api(store: Path) -> None:

@@ -20,8 +20,12 @@ def build(path: Path, subjects: int, *, due_fraction: float = 0.3, items_each: i
     conn.execute("PRAGMA cache_size = -65536")
     due = []
     with transaction(conn):
-        store_policy(conn, default_policy(), "2026-01-01T00:00:00", "bigstore")
-        record(conn, at="2026-01-01T00:00:00", actor="bigstore", command="init")
+        policy = default_policy()
+        version = store_policy(conn, policy, "2026-01-01T00:00:00", "bigstore")
+        # as `init` records it: the policy is tied to the audit trail (a store from before audit
+        # keys: no key, no anchor; its first writing command starts both)
+        record(conn, at="2026-01-01T00:00:00", actor="bigstore", command="init",
+               policy_version=version, sha256=policy.sha256)
         subject_rows, item_rows = [], []
         for n in range(subjects):
             sid = f"S-{n:05d}"[:2] + f"{n:05X}".replace("I", "J").replace("O", "P")[-5:]

@@ -54,11 +54,11 @@ def test_markers_stay_where_they_belong(cli, store: Path, tmp_path: Path, monkey
     run(refused, "disclose", sid, "--to", m["recipient"], "--recipient-type", "other",
         "--purpose", "newsletter", "--items", "contact")
     run(ok, "consent", "grant", sid, "third_party_non_medical", "--via", "paper_form",
-        "--evidence", m["evidence"])
+        "--evidence", m["evidence"], "--recipient", m["recipient"], "--categories", "contact")
     run(ok, "disclose", sid, "--to", m["recipient"], "--recipient-type", "other",
         "--purpose", "newsletter", "--items", "contact", "--legal-requirement", m["law"])
-    run(ok, "disclose", sid, "--to", m["recipient"], "--recipient-type", "other", "--purpose", "newsletter",
-        "--items", "contact")
+    run(ok, "disclose", sid, "--to", m["recipient"], "--recipient-type", "other",
+        "--purpose", "third_party_non_medical", "--items", "contact")
     hold = run(ok, "hold", "add", sid, "--reason", m["hold"]).strip()
     request = run(ok, "sar", "open", sid, "--received", "2026-11-02", "--json")
     request_id = json.loads(request)["id"]

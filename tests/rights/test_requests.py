@@ -196,16 +196,18 @@ def test_unknown_subject_and_channel(store: Path, person: str) -> None:
             sar.open_request(s, person, received="2026-11-01", channel="pigeon")
 
 
-def test_steps_record_processing_and_audit_ids_only(store: Path, person: str) -> None:
+def test_steps_never_move_the_clock_and_audit_ids_only(store: Path, person: str) -> None:
+    with domain(store) as s:
+        before = get_subject(s.conn, person).last_processed_at
     rid = _open(store, person, "2026-02-01", "2026-02-01").id
     with domain(store, at("2026-02-05")) as s:
-        assert get_subject(s.conn, person).last_processed_at == "2026-02-01"
+        assert get_subject(s.conn, person).last_processed_at == before
         sar.pause(s, rid, reason="SECRET-REASON", on="2026-02-03")
         sar.resume(s, rid, on="2026-02-04")
         sar.extend(s, rid, reason="SECRET-EXTENSION")
         sar.review(s, rid, by="SECRET-REVIEWER", outcome="release", note="SECRET-NOTE")
         sar.close(s, rid)
-        assert get_subject(s.conn, person).last_processed_at == "2026-02-05"
+        assert get_subject(s.conn, person).last_processed_at == before  # UK GDPR Art. 5(1)(e)
     conn = sqlite3.connect(store)
     rows = conn.execute("SELECT command, subject_id, detail FROM audit WHERE command LIKE 'sar %'"
                         ).fetchall()
