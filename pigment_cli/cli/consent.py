@@ -62,6 +62,10 @@ def _report_event(result: EventResult, json_: bool) -> None:
     elif not result.recorded or event is None:
         who = f"{event.subject_id}: " if event is not None else ""
         say(f"pigment: {who}nothing recorded; {state.purpose} consent {result.reason}")
+    elif event.action == "withdraw" and event.recipient is not None:
+        still = (f"; still {state.state} for other recipients" if state.granted else "")
+        say(f"pigment: {event.subject_id}: {event.purpose} consent withdrawn for that recipient at "
+            f"{event.at} (via {event.channel}){still}; event {event.id}")
     else:
         written = "written, " if event.written else ""
         say(f"pigment: {event.subject_id}: {event.purpose} consent {state.state} at {event.at} "

@@ -11,6 +11,7 @@ from pigment_cli.importer.summary import ImportSummary
 from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS
 from pigment_cli.policy.history import policy_version_at
 from pigment_cli.records.consents import (
+    CATCH_ALL_RECIPIENTS,
     CONSENT_COLUMNS,
     erase_consent_only_data,
     events_of,
@@ -294,7 +295,7 @@ class _ConsentWriter(_Writer):
                              evidence, notice, at, self.s.actor, self.stamp, recipient, categories))
         if action == "withdraw":  # a restore replays it (ids, keys and times only)
             self.s.journal("withdrawal", subject_id=subject_id, purpose=purpose, channel=channel,
-                           at=at, recipient_key=email_hmac(self.conn, recipient) if recipient else None)
+                           at=at, recipient_key=email_hmac(self.conn, recipient.casefold()) if recipient else None)
         if action == "withdraw":
             self.withdrawn.add((subject_id, purpose))
         if len(self.pending) >= BATCH_ROWS:
@@ -339,9 +340,17 @@ class _ConsentWriter(_Writer):
         keys = [c.strip() for c in (categories or "").split(",") if c.strip()]
         if not name:
             raise FieldError("", "recipient", "is empty: a specific consent names its recipient")
-        if not keys or any(not self.s.policy.knows("categories", c) for c in keys):
-            raise FieldError("", "categories", "must list the policy's categories the consent "
-                             "covers, e.g. identity,contact")
+        policy = self.s.policy
+        allowed = policy.purpose(purpose).categories
+        if not keys or any(c not in allowed for c in keys):
+            raise FieldError("", "categories", "must list categories the consent covers, of "
+                             f"those {purpose} may use: {', '.join(allowed)}")
+        if name in CATCH_ALL_RECIPIENTS:
+            raise FieldError("", "recipient", "is not specific: name the recipient, or a type "
+                             "that says who they are")
+        if name in self.recipient_types and any(policy.is_special_category(c) for c in keys):
+            raise FieldError("", "recipient", "must name the recipient itself for health data "
+                             "(explicit consent, UK GDPR Art. 9(2)(a))")
         return name, ",".join(dict.fromkeys(keys))
 
     def notice_on(self, at: str, *, required: bool) -> str | None:

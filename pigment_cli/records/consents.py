@@ -66,11 +66,14 @@ class ConsentEvent:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def names(self, recipient: str, recipient_type: str) -> bool:
-        """Does this event name the recipient (by its name, or by its type)?"""
+    def names(self, recipient: str, recipient_type: str, types: set[str]) -> bool:
+        """Does this event name the recipient: by its type when it names a recipient type, else
+        by its name?"""
         if self.recipient is None:
             return False
-        return self.recipient == recipient_type or self.recipient.casefold() == recipient.casefold()
+        if self.recipient in types:
+            return self.recipient == recipient_type
+        return self.recipient.casefold() == recipient.strip().casefold()
 
 
 @dataclass(frozen=True)
@@ -301,7 +304,7 @@ def _insert(s: Session, subject_id: str, purpose: str, action: str, channel: str
     s.audit(f"consent {action}", subject_id, event=event_id, purpose=purpose, channel=channel)
     if action == "withdraw":  # a restore replays it (issue 13): ids, keys and times only
         s.journal("withdrawal", subject_id=subject_id, purpose=purpose, channel=channel, at=at,
-                  recipient_key=email_hmac(s.conn, recipient) if recipient else None)
+                  recipient_key=email_hmac(s.conn, recipient.casefold()) if recipient else None)
     row = s.conn.execute(
         f"SELECT {_EVENT_COLUMNS} FROM consent_events WHERE id = ?", (event_id,)
     ).fetchone()
@@ -601,6 +604,9 @@ ORDER BY c.subject_id
 def audience(s: Session, purpose: str, *, written_only: bool = False) -> list[AudienceMember]:
     """Subjects whose consent to `purpose` is granted now, minus suppressed emails."""
     require_consent_purpose(s.policy, purpose)
+    if s.policy.purpose(purpose).specific:
+        raise BadInput(f"{purpose!r} is a specific consent (per recipient and categories): it has "
+                       "no mailing audience; `pigment disclose` checks each disclosure against it")
     suppressed = {r[0] for r in s.conn.execute("SELECT email_hmac FROM suppression")}
     key = suppression_key(s.conn) if suppressed else b""
     members = []
@@ -766,4 +772,15 @@ def consent_counts(conn: sqlite3.Connection, policy: Policy,
         (until or "9999-12-31",),
     ):
         counts[purpose] = {"granted": granted, "withdrawn": withdrawn}
+    for purpose in counts:  # a specific consent stands while any recipient's grant stands
+        if not policy.purpose(purpose).specific:
+            continue
+        by_subject: dict[str, list[ConsentEvent]] = {}
+        for row in conn.execute(f"SELECT {_EVENT_COLUMNS} FROM consent_events WHERE purpose = ? "
+                                "AND substr(at, 1, 10) <= ? ORDER BY at, id",
+                                (purpose, until or "9999-12-31")):
+            event = _event(row)
+            by_subject.setdefault(event.subject_id, []).append(event)
+        states = [state_from(purpose, events).state for events in by_subject.values()]
+        counts[purpose] = {"granted": states.count(GRANTED), "withdrawn": states.count(WITHDRAWN)}
     return counts

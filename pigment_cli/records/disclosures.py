@@ -143,8 +143,9 @@ def _require_specific_consent(s: Session, subject_id: str, recipient: str, recip
             f"on consent (record it as {THIRD_PARTY_CONSENT}, or the consent purpose it serves), "
             f"{end}")
     events = events_of(s.conn, subject_id)
+    types = set(policy.keys("recipient_types"))
     standing = [e for e in standing_grants(THIRD_PARTY_CONSENT, events, at=when)
-                if e.names(recipient, recipient_type)]
+                if e.names(recipient, recipient_type, types)]
     if not standing:
         state = state_from(THIRD_PARTY_CONSENT, events, at=when)
         raise Refused(

@@ -44,19 +44,24 @@ def add_item(s: Session, subject_id: str, *, category: str, source: str, purpose
         basis=basis, value=value, collected=collected, processed=processed,
     )
     if basis == "consent":  # data for a consent purpose is held only while the consent stands
-        consent = state_from(purpose, events_of(conn, subject.id, purpose))
-        if not consent.granted:
-            raise Refused(
-                f"refused: {purpose!r} rests on consent and {subject.id}'s {purpose} consent is "
-                f"not granted ({consent.state}); record the consent first (pigment consent grant "
-                f"{subject.id} {purpose} --via ...). Nothing was recorded."
-            )
+        _require_consent(conn, subject.id, purpose)
     cur = conn.execute(ITEM_INSERT, (subject.id, category, source, purpose, basis, text,
                                      collected_at, processed_at, stamp))
     bump_processed(conn, subject.id, processed_at)
     item_id = int(cur.lastrowid or 0)
     s.audit("item add", subject.id, item=item_id, category=category, purpose=purpose)
     return get_item(conn, item_id)
+
+
+def _require_consent(conn: sqlite3.Connection, subject_id: str, purpose: str) -> None:
+    """Refused (exit 3) unless the subject's consent to `purpose` stands now."""
+    consent = state_from(purpose, events_of(conn, subject_id, purpose))
+    if not consent.granted:
+        raise Refused(
+            f"refused: {purpose!r} rests on consent and {subject_id}'s {purpose} consent is "
+            f"not granted ({consent.state}); record the consent first (pigment consent grant "
+            f"{subject_id} {purpose} --via ...). Nothing was recorded."
+        )
 
 
 def get_item(conn: sqlite3.Connection, item_id: int) -> Item:
@@ -75,6 +80,8 @@ def touch_item(s: Session, item_id: int, processed: str | None = None) -> Item:
         raise BadInput("--processed cannot be in the future")
     if when < item.processed_at:
         raise BadInput(f"item {item_id} was already processed later ({item.processed_at[:10]})")
+    if item.basis == "consent":  # no processing for a consent purpose without the consent
+        _require_consent(conn, item.subject_id, item.purpose)
     conn.execute("UPDATE items SET processed_at = ? WHERE id = ?", (when, item_id))
     bump_processed(conn, item.subject_id, when)
     s.audit("item touch", item.subject_id, item=item_id)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pigment_cli.policy import WRITTEN_CHANNELS
-from pigment_cli.records.consents import events_of, standing_grants
+from pigment_cli.records.consents import ConsentEvent, events_of, standing_grants
 from pigment_cli.records.erasure import ErasureBatch, ItemRef, erase_items, erase_subject
 from pigment_cli.records.suppression import hmac_with, suppression_key
 from pigment_cli.store import audit
@@ -141,13 +141,20 @@ def _withdrawal(conn: sqlite3.Connection, entry: dict[str, Any], key: bytes, *, 
     events = events_of(conn, subject_id, purpose)
     if any(e.action == "withdraw" and e.at == at and e.channel == channel for e in events):
         return 0  # the backup holds this withdrawal
-    if events and events[-1].at > at:
-        return 0  # a later event stands (the withdrawal was never recorded over it)
     recipient: str | None = None
     recipient_key = entry.get("recipient_key")
+
+    def concerned(e: ConsentEvent) -> bool:  # this recipient's events, and blanket ones
+        return not recipient_key or e.recipient is None or (
+            hmac_with(key, e.recipient.casefold()) == recipient_key)
+
+    mine = [e for e in events if concerned(e)]
+    if mine and mine[-1].at > at:
+        return 0  # a later event for it stands (the withdrawal was never recorded over it)
     if recipient_key:
         standing = [g for g in standing_grants(purpose, events)
-                    if g.recipient is not None and hmac_with(key, g.recipient) == recipient_key]
+                    if g.recipient is not None
+                    and hmac_with(key, g.recipient.casefold()) == recipient_key]
         if not standing:
             return 0  # no grant to that recipient stands
         recipient = standing[-1].recipient

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,27 @@ from pigment_cli.rights.requests import request_views
 from pigment_cli.store import anchor, audit, seal
 from pigment_cli.store.copies import known_copies
 from pigment_cli.store.journal import journal_path, store_file
-from pigment_cli.store.migrations import SCHEMA_VERSION
+from pigment_cli.store.migrations import SCHEMA_VERSION, migrate
 from pigment_cli.store.session import Session, triggers_reason
 
 
 def _finding(check: str, problem: str, fix: str) -> dict[str, str]:
     return {"check": check, "problem": problem, "fix": fix}
+
+
+def _schema_objects(conn: sqlite3.Connection) -> set[tuple[str, str]]:
+    return {(kind, name) for kind, name in conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
+
+
+def _expected_schema() -> set[tuple[str, str]]:
+    """What this pigment's migrations make, read off a new store in memory."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        migrate(conn)
+        return _schema_objects(conn)
+    finally:
+        conn.close()
 
 
 def check(s: Session) -> dict[str, Any]:
@@ -58,6 +74,27 @@ def check(s: Session) -> dict[str, Any]:
                                  "open the store with this pigment to migrate it"))
     else:
         passed.append("schema")
+    # Tables, triggers, indexes or views that no migration made were added outside pigment: a
+    # trigger can copy erased values aside or undo a withdrawal, so each one is a finding.
+    unexpected = sorted(_schema_objects(conn) - _expected_schema())
+    if unexpected:
+        findings.append(_finding("schema objects", "not made by pigment: " + ", ".join(
+            f"{kind} {name}" for kind, name in unexpected[:5]) + (
+            f" (and {len(unexpected) - 5} more)" if len(unexpected) > 5 else ""),
+            "someone changed the store outside pigment; investigate, then restore a backup"))
+    else:
+        passed.append("schema objects")
+    # Problems this pigment refuses in a new policy but tolerates in one already in force (it was
+    # valid when applied): a ground that does not exist, a purpose with no category list.
+    stale = [p for p in policy.warnings if p.key.endswith((".keep_on_erasure", ".categories"))]
+    if stale:
+        findings.append(_finding("policy", f"the policy in force ({policy.version}): "
+                                 f"{stale[0].key}: {stale[0].message}"
+                                 + (f" (and {len(stale) - 1} more)" if len(stale) > 1 else ""),
+                                 "fix the policy file and put it in force: pigment policy check "
+                                 "FILE, then pigment policy apply FILE"))
+    else:
+        passed.append("policy")
     loose = []
     for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), journal_path(path),
                  anchor.anchor_path(path), seal.key_path(path)):

@@ -17,6 +17,8 @@ from dateutil.relativedelta import relativedelta
 from pigment_cli.clock import day_of
 from pigment_cli.policy import Policy
 from pigment_cli.policy.rules import SLACK, after, subject_due, subject_rule
+from pigment_cli.records.consents import WITHDRAWN as WITHDRAWN_STATE
+from pigment_cli.records.consents import events_of, state_from
 from pigment_cli.records.erasure import ItemRef
 from pigment_cli.records.holds import active_holds
 
@@ -143,13 +145,13 @@ WITHDRAWN = "withdrawn:"  # the rule of data held only for a consent that was wi
 # the consent_purpose index; a withdrawal erases such items at once, so this finds only what a
 # hold kept, or what an import of consent history left).
 _WITHDRAWN_ITEMS = """
-SELECT i.id, i.subject_id, i.category, substr(w.at, 1, 10)
+SELECT i.id, i.subject_id, i.category, substr(w.at, 1, 10), w.recipient
 FROM (SELECT DISTINCT subject_id FROM consent_events WHERE purpose = ?1 AND action = 'withdraw') d
 JOIN consent_events w ON w.id = (
     SELECT id FROM consent_events WHERE subject_id = d.subject_id AND purpose = ?1
     ORDER BY at DESC, id DESC LIMIT 1)
 JOIN items i ON i.subject_id = d.subject_id AND i.purpose = ?1 AND i.basis = 'consent'
-WHERE w.action = 'withdraw' AND w.recipient IS NULL
+WHERE w.action = 'withdraw'
 ORDER BY i.id
 """
 
@@ -159,14 +161,17 @@ def due_withdrawn(conn: sqlite3.Connection, policy: Policy) -> list[DueItem]:
     17(1)(b)), from the day of the withdrawal."""
     return [DueItem(item_id, subject_id, category, f"{WITHDRAWN}{purpose}", day)
             for purpose in policy.consent_purposes()
-            for item_id, subject_id, category, day in conn.execute(_WITHDRAWN_ITEMS, (purpose,))]
+            for item_id, subject_id, category, day, recipient in conn.execute(
+                _WITHDRAWN_ITEMS, (purpose,))
+            # a withdrawal naming one recipient ends the consent only if no other grant stands
+            if recipient is None or consent_withdrawn(conn, subject_id, purpose)]
 
 
 def consent_withdrawn(conn: sqlite3.Connection, subject_id: str, purpose: str) -> bool:
-    row = conn.execute("SELECT action, recipient FROM consent_events WHERE subject_id = ? AND "
-                       "purpose = ? ORDER BY at DESC, id DESC LIMIT 1",
-                       (subject_id, purpose)).fetchone()
-    return row is not None and row[0] == "withdraw" and row[1] is None
+    """Is the subject's consent to `purpose` withdrawn now (for a specific consent: to every
+    recipient)?"""
+    state = state_from(purpose, events_of(conn, subject_id, purpose))
+    return state.state == WITHDRAWN_STATE
 
 
 def _forecast(conn: sqlite3.Connection, policy: Policy, as_of: date,

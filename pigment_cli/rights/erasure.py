@@ -73,7 +73,9 @@ def erase_on_request(s: Session, subject_id: str, *, ground: str = "request",
         expired = (item.erasure_due or "") <= s.today.isoformat() and not outcome.held_by
         if why and purpose and (has_health or not purpose.medical) and not expired:
             keep_ids.append(item.id)
-            kept_by_reason[(item.category, why, item.erasure_due or "")] += 1
+            past_due = (item.erasure_due or "") <= s.today.isoformat()
+            until = "while the hold or request stands" if past_due else item.erasure_due or ""
+            kept_by_reason[(item.category, why, until)] += 1
         else:
             erase_entries.append(ItemRef(item.id, subject.id, item.category, f"request:{ground}"))
             outcome.erased[item.category] = outcome.erased.get(item.category, 0) + 1

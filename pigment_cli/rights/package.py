@@ -28,6 +28,7 @@ from pigment_cli.files import (
 )
 from pigment_cli.policy import Policy
 from pigment_cli.policy.rules import subject_due
+from pigment_cli.records.consents import events_of, state_from
 from pigment_cli.records.items import items_with_due
 from pigment_cli.records.subjects import get_subject
 from pigment_cli.rights.requests import RequestView, close, holds_health_data, requests_of
@@ -144,6 +145,13 @@ def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
     consent_state: dict[str, dict[str, Any]] = {}
     for event in data["consents"]:
         consent_state[event.get("purpose")] = event
+    # A specific consent stands while any recipient's grant stands: show its standing grant.
+    events = events_of(s.conn, data["subject"]["id"])
+    for key, event in list(consent_state.items()):
+        state = state_from(key, events)
+        if state.granted and event.get("action") == "withdraw" and state.last_event is not None:
+            consent_state[key] = next(
+                (e for e in data["consents"] if e.get("id") == state.last_event), event)
     consent_history = [{**e, "purpose_label": _label(policy, "purposes", e.get("purpose"))}
                        for e in data["consents"]]
     # A disclosure the law required is explained by that law, not by its purpose's label alone.

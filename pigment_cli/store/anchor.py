@@ -215,15 +215,15 @@ def start(conn: sqlite3.Connection, store_path: Path | str) -> None:
     covered. A sealed store whose key or anchor is missing is left as it is: `check` reports it,
     and sealing again would bless whatever was done meanwhile."""
     if seal.is_sealed(conn) or seal.key_path(store_path).exists():
-        return
-    try:
+        return  # the usual case: one SELECT and one stat
+    # Under the write lock, so no other command appends or starts meanwhile; the key is made only
+    # once the lock is held (a busy store leaves nothing behind), and committed with its seals.
+    with transaction(conn):
+        if seal.is_sealed(conn) or seal.key_path(store_path).exists():
+            return  # another command started it while we waited
         key = seal.create_key(store_path)
-    except StoreError:
-        return  # another command is starting it at this very moment
-    head = _committed_head(conn)
-    _create(anchor_path(store_path), _text(head) if head else "")
-    with transaction(conn):  # read again under the write lock: another command may have appended
         head = _committed_head(conn)
+        _create(anchor_path(store_path), _text(head) if head else "")
         seal.seal_head(conn, key, f"{head.seq}:{head.hash}" if head else "")
         policy = conn.execute(
             "SELECT version, sha256 FROM policies ORDER BY version DESC LIMIT 1").fetchone()

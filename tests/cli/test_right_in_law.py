@@ -491,3 +491,85 @@ def test_two_imported_grants_to_different_recipients_are_both_kept(cli, store: P
                     "P-8,third_party_non_medical,grant,paper_form,2026-02-01,Gym A,identity\n"
                     "P-8,third_party_non_medical,grant,paper_form,2026-02-01,Gym B,identity\n")
     assert cli.json("import", "consents", str(rows))["inserted"] == 2
+
+
+# --- after an attacker's review ------------------------------------------------------------------
+
+
+def test_a_withdrawal_naming_one_recipient_is_swept_once_a_hold_is_released(cli, store: Path) -> None:
+    sid = _patient(cli)
+    cli.ok("consent", "grant", sid, "third_party_non_medical", "--via", "paper_form",
+           "--recipient", "Glossy Mag", "--categories", "identity,contact")
+    cli.ok("item", "add", sid, "--category", "contact", "--source", "form",
+           "--purpose", "third_party_non_medical", "--value", "shared address")
+    hold = cli.ok("hold", "add", sid, "--reason", "debt").stdout.strip()
+    cli.ok("consent", "withdraw", sid, "third_party_non_medical", "--via", "email",
+           "--recipient", "Glossy Mag")
+    cli.ok("hold", "release", hold)
+    assert cli.json("retention", "sweep", "--apply")["erased_items"] == 1
+
+
+def test_touching_consent_only_data_without_the_consent_is_refused(cli, store: Path) -> None:
+    sid, newsletter_item, _ = _newsletter_reader(cli)
+    hold = cli.ok("hold", "add", sid, "--reason", "legal claim").stdout.strip()
+    cli.ok("consent", "withdraw", sid, "newsletter", "--via", "email")  # kept: the hold
+    result = cli("item", "touch", str(newsletter_item))
+    assert result.exit_code == ExitCode.REFUSED and hold  # no processing without the consent
+
+
+def test_a_consent_naming_a_type_matches_by_type_only(cli, store: Path) -> None:
+    sid = _shared_patient(cli)
+    cli.ok("consent", "grant", sid, "third_party_non_medical", "--via", "paper_form",
+           "--recipient", "authority", "--categories", "identity")
+    impostor = cli("disclose", sid, "--to", "authority", "--recipient-type", "other",
+                   "--purpose", "third_party_non_medical", "--items", "identity")
+    assert impostor.exit_code == ExitCode.REFUSED
+
+
+def test_import_refuses_a_catch_all_recipient(cli, store: Path, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("external_id,name,processed_at\nX1,Any Broker Target,2025-01-01\n")
+    cli.ok("import", "subjects", str(people))
+    rows = tmp_path / "c.csv"
+    rows.write_text("external_id,purpose,action,channel,at,recipient,categories\n"
+                    'X1,third_party_non_medical,grant,paper_form,2025-01-01,other,"identity"\n')
+    result = cli("import", "consents", str(rows))
+    assert result.exit_code == ExitCode.BAD_INPUT and "column recipient" in result.stderr
+
+
+def test_a_restore_replays_a_withdrawal_to_one_recipient(cli, store: Path, tmp_path: Path) -> None:
+    sid = _shared_patient(cli)
+    for at, name in (("2025-01-01", "Alpha Ltd"), ("2025-03-01", "Beta Ltd"),
+                     ("2025-04-01", "Straße Verlag")):
+        cli.ok("consent", "grant", sid, "third_party_non_medical", "--via", "paper_form",
+               "--at", at, "--recipient", name, "--categories", "identity")
+    cli.ok("backup", str(tmp_path / "b.db"))
+    cli.ok("consent", "withdraw", sid, "third_party_non_medical", "--via", "email",
+           "--recipient", "STRASSE VERLAG")
+    cli.ok("restore", str(tmp_path / "b.db"), "--replace")
+    refused = cli("disclose", sid, "--to", "Straße Verlag", "--recipient-type", "other",
+                  "--purpose", "third_party_non_medical", "--items", "identity")
+    assert refused.exit_code == ExitCode.REFUSED
+    allowed = cli("disclose", sid, "--to", "Beta Ltd", "--recipient-type", "other",
+                  "--purpose", "third_party_non_medical", "--items", "identity")
+    assert allowed.exit_code == ExitCode.OK
+
+
+def test_a_restore_replays_an_imported_back_dated_withdrawal(cli, store: Path,
+                                                              tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("external_id,name,processed_at\nX1,Alpha Fan,2025-01-01\n")
+    cli.ok("import", "subjects", str(people))
+    sid = cli.json("subject", "find", "X1")[0]["id"]
+    for at, name in (("2025-01-01", "Alpha Ltd"), ("2025-03-01", "Beta Ltd")):
+        cli.ok("consent", "grant", sid, "third_party_non_medical", "--via", "paper_form",
+               "--at", at, "--recipient", name, "--categories", "identity")
+    cli.ok("backup", str(tmp_path / "b.db"))
+    rows = tmp_path / "w.csv"
+    rows.write_text("external_id,purpose,action,channel,at,recipient\n"
+                    "X1,third_party_non_medical,withdraw,email,2025-02-01,Alpha Ltd\n")
+    cli.ok("import", "consents", str(rows))
+    cli.ok("restore", str(tmp_path / "b.db"), "--replace")
+    refused = cli("disclose", sid, "--to", "Alpha Ltd", "--recipient-type", "other",
+                  "--purpose", "third_party_non_medical", "--items", "identity")
+    assert refused.exit_code == ExitCode.REFUSED

@@ -4,6 +4,7 @@ when one fails."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pigment_cli.errors import StoreError
+from pigment_cli.errors import ExitCode, StoreError
 from pigment_cli.store import audit, connection, migrations
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "store-schema1.sql"
@@ -96,8 +97,13 @@ def test_the_fixture_is_a_full_schema1_store(old_store: Path) -> None:
 
 def test_this_pigment_opens_a_schema1_store_and_finds_it_healthy(cli, old_store: Path) -> None:
     # On conftest's fixed day (2026-11-25, before the fixture's sweep): nothing is due or overdue.
-    report = cli.json("check", "--db", old_store)
-    assert report["ok"], report["findings"]
+    # Its policy (pigment 0.1's built-in) cites Art. 17(3)(c) and "(h)": it still opens, and
+    # `check` says that policy needs correcting (and nothing else).
+    result = cli("check", "--db", old_store, "--json")
+    assert result.exit_code == ExitCode.CHECK_FAILED
+    findings = json.loads(result.stdout)["findings"]
+    assert [f["check"] for f in findings] == ["policy"]
+    assert "17(3)" in findings[0]["problem"] and "(h) does not exist" in findings[0]["problem"]
     conn = connection.open_store(old_store)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
     assert_sound(conn)
