@@ -31,10 +31,11 @@ from pigment_cli.files import (
 )
 from pigment_cli.records.replay import ReplayResult, replay
 from pigment_cli.store import anchor, audit, seal
-from pigment_cli.store.connection import open_readonly, open_store, own_files
+from pigment_cli.store.connection import open_readonly, open_store
 from pigment_cli.store.copies import BACKUP, REPLACED, record_copy, restoring_path
 from pigment_cli.store.journal import journal_path, read_journal
 from pigment_cli.store.lock import AccessLock, StoreLock
+from pigment_cli.store.own import own_files
 from pigment_cli.store.session import Session
 from pigment_cli.store.tx import transaction
 

@@ -148,12 +148,19 @@ def same_file(a: Path, b: Path) -> bool:
 
 def refuse_own_file(path: Path, protected: Iterable[Path], *, what: str = "--out") -> None:
     """Refuse (exit 2, one line) to write at `path` when it is one of `protected` (the store's own
-    files, see `pigment_cli.store.connection.own_files`), whether that file exists yet or not.
+    files, see `pigment_cli.store.own.own_files`), whether that file exists yet or not.
     Links are followed: a symlink or hard link onto the store is the store."""
     for own in protected:
         if same_file(path, own):
             raise BadInput(f"{what} {path} is one of the store's own files ({Path(own).name}); "
                            "choose another name")
+
+
+# Files that sit beside any pigment store (this one's are also listed by store.own.own_files,
+# but another store's must not be overwritten either), and the start of an age-encrypted file.
+SIDE_FILE_SUFFIXES = ("-erasures.jsonl", "-audit.key", "-audit-anchor.jsonl", "-sweep.lock",
+                      "-access.lock", "-copies.jsonl", "-wal", "-shm")
+AGE_HEADER = b"age-encryption.org/v1"
 
 
 def check_output(path: Path, protected: Iterable[Path], *, what: str = "--out") -> None:
@@ -172,14 +179,20 @@ def check_output(path: Path, protected: Iterable[Path], *, what: str = "--out") 
     if not stat.S_ISREG(info.st_mode):
         raise BadInput(f"{what} {path} is not a regular file (a device, a pipe or a socket); "
                        "pigment writes only regular files")
+    if Path(path).name.endswith(SIDE_FILE_SUFFIXES):
+        raise BadInput(f"{what} {path} looks like a pigment store's own file (its journal, audit "
+                       "key, anchor or lock); pigment never writes over one")
     try:
         with open(path, "rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
+            header = handle.read(max(len(SQLITE_HEADER), len(AGE_HEADER)))
     except OSError:
         return
-    if header == SQLITE_HEADER:
+    if header.startswith(SQLITE_HEADER):
         raise BadInput(f"{what} {path} is a SQLite database (a store or a backup); pigment never "
                        "writes over one")
+    if header.startswith(AGE_HEADER):
+        raise BadInput(f"{what} {path} is an encrypted (age) file, such as an encrypted backup; "
+                       "pigment never writes over one")
 
 
 def write_new_private(path: Path, body: bytes) -> None:

@@ -99,7 +99,7 @@ def check_out(out: Path, db: Path | None) -> None:
     """Refuse an --out that is one of the store's own files or not a regular file (exit 2), before
     the command does anything."""
     from pigment_cli.files import check_output
-    from pigment_cli.store.connection import own_files
+    from pigment_cli.store.own import own_files
 
     check_output(out, own_files(store_path(db)))
 
@@ -107,7 +107,7 @@ def check_out(out: Path, db: Path | None) -> None:
 def write_out(out: Path, text: str, db: Path | None) -> None:
     """Write an --out file (0600, atomically), never over the store's own files."""
     from pigment_cli.files import write_private_file
-    from pigment_cli.store.connection import own_files
+    from pigment_cli.store.own import own_files
 
     write_private_file(out, text, protected=own_files(store_path(db)))
 

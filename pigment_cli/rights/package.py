@@ -32,7 +32,7 @@ from pigment_cli.records.consents import events_of, state_from
 from pigment_cli.records.items import items_with_due
 from pigment_cli.records.subjects import get_subject
 from pigment_cli.rights.requests import RequestView, close, holds_health_data, requests_of
-from pigment_cli.store.connection import own_files
+from pigment_cli.store.own import own_files
 from pigment_cli.store.session import Session
 
 SCHEMA_VERSION = 1

@@ -42,7 +42,7 @@ def busy_store(cli: Cli, store: Path) -> str:
 def test_no_out_writes_over_the_stores_own_files(cli, store, busy_store, tmp_path) -> None:
     """Before the fix `consent audience --out "$PIGMENT_DB"` replaced the store with a CSV and
     `policy ropa --out <store>-erasures.jsonl` wiped the journal."""
-    from pigment_cli.store.connection import own_files
+    from pigment_cli.store.own import own_files
 
     own = own_files(store)
     names = {p.name for p in own}
