@@ -11,10 +11,11 @@ from pigment_cli.importer.summary import ImportSummary
 from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS
 from pigment_cli.policy.history import policy_version_at
 from pigment_cli.records.consents import (
-    CATCH_ALL_RECIPIENTS,
     CONSENT_COLUMNS,
     erase_consent_only_data,
     events_of,
+    recipient_key,
+    scope_problem,
     state_from,
 )
 from pigment_cli.records.ids import ID_ALPHABET
@@ -247,7 +248,6 @@ class _ConsentWriter(_Writer):
         super().__init__(s, summary, present)
         self.consent_purposes = set(s.policy.consent_purposes())
         self.specific = {p for p in self.consent_purposes if s.policy.purpose(p).specific}
-        self.recipient_types = set(s.policy.keys("recipient_types"))
         self.withdrawn: set[tuple[str, str]] = set()  # (subject, purpose) the file withdraws
         self.notices: dict[str, str | None] = {}  # time -> the policy version in force then
         self.pending: list[tuple[Any, ...]] = []
@@ -333,25 +333,17 @@ class _ConsentWriter(_Writer):
             return None, None
         if name is not None and len(name) > MAX_SHORT_TEXT:
             raise FieldError("", "recipient", f"is longer than {MAX_SHORT_TEXT} characters")
-        if name is not None and name.casefold() in self.recipient_types:
-            name = name.casefold()
+        name = recipient_key(self.s.policy, name)
         if action == "withdraw":
             return name, None
-        keys = [c.strip() for c in (categories or "").split(",") if c.strip()]
-        if not name:
-            raise FieldError("", "recipient", "is empty: a specific consent names its recipient")
-        policy = self.s.policy
-        allowed = policy.purpose(purpose).categories
-        if not keys or any(c not in allowed for c in keys):
-            raise FieldError("", "categories", "must list categories the consent covers, of "
-                             f"those {purpose} may use: {', '.join(allowed)}")
-        if name in CATCH_ALL_RECIPIENTS:
-            raise FieldError("", "recipient", "is not specific: name the recipient, or a type "
-                             "that says who they are")
-        if name in self.recipient_types and any(policy.is_special_category(c) for c in keys):
-            raise FieldError("", "recipient", "must name the recipient itself for health data "
-                             "(explicit consent, UK GDPR Art. 9(2)(a))")
-        return name, ",".join(dict.fromkeys(keys))
+        keys = list(dict.fromkeys(c.strip() for c in (categories or "").split(",") if c.strip()))
+        if any(not self.s.policy.knows("categories", c) for c in keys):
+            raise FieldError("", "categories", "must list the policy's categories, e.g. "
+                             "identity,contact")
+        problem = scope_problem(self.s.policy, purpose, name, keys)
+        if problem is not None:
+            raise FieldError("", *problem)
+        return name, ",".join(keys)
 
     def notice_on(self, at: str, *, required: bool) -> str | None:
         """The notice an event without one was given under: the policy in force at that time."""

@@ -348,34 +348,45 @@ def _scope(s: Session, purpose: str, recipient: str | None,
         if categories is not None:
             raise BadInput("--categories has no meaning on a withdrawal: a withdrawal ends the "
                            "whole consent to its recipient (or, with no --recipient, to all)")
-        return _recipient_key(s, name), None
+        return recipient_key(s.policy, name), None
     if not name or categories is None:
         raise BadInput(f"a consent to {purpose!r} must say whom and what it covers (UK GDPR "
                        "Art. 4(11)): give --recipient (the recipient's name, or a recipient type "
                        "such as authority) and --categories (e.g. identity,contact)")
     keys = parse_categories(s.policy, categories)
-    if not keys:
-        raise BadInput("--categories is empty: name the categories of data the consent covers")
-    allowed = the_purpose.categories
-    outside = [c for c in keys if c not in allowed]
-    if outside:
-        raise BadInput(f"--categories: {purpose!r} may cover only {', '.join(allowed)} (the "
-                       f"policy's purposes.{purpose}.categories), not {', '.join(outside)}")
-    key = _recipient_key(s, name)
-    if key in CATCH_ALL_RECIPIENTS:
-        raise BadInput(f"--recipient {key!r} is not specific: name the recipient, or a recipient "
-                       "type that says who they are (e.g. authority)")
-    if key in s.policy.keys("recipient_types") and any(
-            s.policy.is_special_category(c) for c in keys):
-        raise BadInput("a consent to share health data names the recipient itself, not a type "
-                       "of recipient (explicit consent, UK GDPR Art. 9(2)(a))")
+    key = recipient_key(s.policy, name)
+    problem = scope_problem(s.policy, purpose, key, keys)
+    if problem is not None:
+        raise BadInput(f"--{problem[0]}: {problem[1]}")
     return key, keys
 
 
-def _recipient_key(s: Session, name: str | None) -> str | None:
+def scope_problem(policy: Policy, purpose: str, key: str | None,
+                  keys: list[str]) -> tuple[str, str] | None:
+    """Why a specific grant naming `key` (see `recipient_key`) and categories `keys` cannot
+    stand, as (field, reason), or None: the one rule for `consent grant` and the importer."""
+    if not key:
+        return "recipient", "is required: a specific consent names whom it covers"
+    allowed = policy.purpose(purpose).categories
+    outside = [c for c in keys if c not in allowed]
+    if not keys or outside:
+        return "categories", (f"{purpose!r} may cover only {', '.join(allowed)} (the policy's "
+                              f"purposes.{purpose}.categories)"
+                              + (f", not {', '.join(outside)}" if outside else ""))
+    if key in CATCH_ALL_RECIPIENTS:
+        return "recipient", (f"{key!r} is not specific: name the recipient, or a recipient type "
+                             "that says who they are (e.g. authority)")
+    if key in policy.keys("recipient_types") and any(policy.is_special_category(c) for c in keys):
+        return "recipient", ("a consent to share health data names the recipient itself, not a "
+                             "type of recipient (explicit consent, UK GDPR Art. 9(2)(a))")
+    return None
+
+
+def recipient_key(policy: Policy, name: str | None) -> str | None:
+    """A consent's recipient as stored: a recipient type's key, or the name as given."""
     if name is None:
         return None
-    if name.casefold() in s.policy.keys("recipient_types"):
+    if name.casefold() in policy.keys("recipient_types"):
         return name.casefold()
     return name
 
