@@ -99,7 +99,9 @@ def erase_subject(conn: sqlite3.Connection, subject_id: str, *, rule: str, stamp
         key = email_hmac(conn, email, batch.key)
         batch.suppression.append((key, stamp))
         batch.journal.append({"scope": "suppression", "email_hmac": key, "at": stamp})
-    # Child rows go by ON DELETE CASCADE: items, consent events, disclosures, requests, holds.
+    _keep_requests_without_their_text(conn, subject_id)
+    # Child rows go by ON DELETE CASCADE: items, consent events, disclosures, holds,
+    # restrictions, objections. Requests and Art. 19 notices stay (without free text).
     created = conn.execute("DELETE FROM subjects WHERE id = ? RETURNING created_at",
                            (subject_id,)).fetchall()
     batch.journal.append({"scope": "subject", "subject_id": subject_id, "rule": rule, "at": stamp,
@@ -110,6 +112,29 @@ def erase_subject(conn: sqlite3.Connection, subject_id: str, *, rule: str, stamp
     if own:
         batch.flush(conn)
     return True
+
+
+# Free text about a request may describe the person (their health, their circumstances): it goes
+# with them. The request stays as the record that it was made and answered; one still open keeps
+# the name and email its reply is addressed to, until the request register's retention removes it.
+_REQUEST_TEXT_GONE = "(erased with the subject)"
+
+
+def _keep_requests_without_their_text(conn: sqlite3.Connection, subject_id: str) -> None:
+    if conn.execute("SELECT 1 FROM requests WHERE subject_id = ? LIMIT 1",
+                    (subject_id,)).fetchone() is None:
+        return  # most subjects a sweep erases never made a request: one indexed lookup
+    conn.execute(
+        "UPDATE requests SET person_name = coalesce(person_name, (SELECT name FROM subjects "
+        "WHERE id = :s)), person_email = coalesce(person_email, (SELECT email FROM subjects "
+        "WHERE id = :s)) WHERE subject_id = :s AND status = 'open'", {"s": subject_id})
+    conn.execute(
+        "UPDATE requests SET note = NULL, outcome_reason = NULL, review_note = NULL, "
+        "reviewer = NULL, extension_reason = CASE WHEN extension_reason IS NULL THEN NULL "
+        "ELSE :gone END WHERE subject_id = :s", {"s": subject_id, "gone": _REQUEST_TEXT_GONE})
+    conn.execute("UPDATE request_pauses SET reason = :gone WHERE request_id IN "
+                 "(SELECT id FROM requests WHERE subject_id = :s)",
+                 {"s": subject_id, "gone": _REQUEST_TEXT_GONE})
 
 
 def erase_items(conn: sqlite3.Connection, entries: Iterable[ItemRef], *, stamp: str,

@@ -298,7 +298,79 @@ def _m2_specific_consent(conn: sqlite3.Connection) -> None:
     db.table("consent_events").add_column("categories", str)  # comma-separated category keys
 
 
-MIGRATIONS: list[Migration] = [_m1_foundation, _m2_specific_consent]
+@_foreign_keys_off  # request_pauses references requests with ON DELETE CASCADE
+def _m3_every_right(conn: sqlite3.Connection) -> None:
+    """Every right on the clock (UK GDPR Art. 12(3), 16-21; complaints, DUAA 2025 s.103).
+
+    - `requests` holds every kind of request, not only access. A request outlives its subject's
+      erasure (it is the record that the erasure was asked for and done): its subject id is no
+      longer a foreign key, and is NULL for a person the clinic holds nothing on (their name and
+      email are then kept with the request until the request register's retention sweeps it).
+    - `request_actions`: what was done to answer a request (ids and counts, never values).
+    - `restrictions` (Art. 18) and `objections` (Art. 21) of a subject, for all or one purpose.
+    - `disclosures.voided_at`: a disclosure recorded twice is voided, never deleted.
+    - `recipient_notices` (Art. 19): recipients to tell of a rectification, erasure or
+      restriction, and when they were told; kept after the subject's erasure, like requests.
+    """
+    db = _db(conn)
+    _transform(db, "requests", not_null={"subject_id": False}, drop_foreign_keys=["subject_id"])
+    requests = db.table("requests")
+    requests.add_column("kind", str, not_null_default="access")
+    requests.add_column("purpose", str)  # restriction or objection to one purpose (NULL: all)
+    requests.add_column("note", str)  # free text: personal data, scrubbed when the subject goes
+    requests.add_column("acknowledged_on", str)
+    requests.add_column("outcome", str)  # how it was closed (done, refused, upheld, ...)
+    requests.add_column("outcome_reason", str)  # free text, as note
+    requests.add_column("person_name", str)  # someone not (or no longer) in the store
+    requests.add_column("person_email", str)
+    _run_script(conn, """
+        CREATE INDEX requests_kind ON requests (kind, status);
+        CREATE TABLE request_actions (
+            id INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+            action TEXT NOT NULL,
+            at TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX request_actions_request ON request_actions (request_id);
+        CREATE TABLE restrictions (
+            id INTEGER PRIMARY KEY,
+            subject_id TEXT NOT NULL REFERENCES subjects (id) ON DELETE CASCADE,
+            purpose TEXT,
+            request_id TEXT,
+            reason TEXT,
+            started_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+        CREATE INDEX restrictions_subject ON restrictions (subject_id);
+        CREATE TABLE objections (
+            id INTEGER PRIMARY KEY,
+            subject_id TEXT NOT NULL REFERENCES subjects (id) ON DELETE CASCADE,
+            purpose TEXT NOT NULL,
+            request_id TEXT,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX objections_subject ON objections (subject_id, purpose);
+        CREATE TABLE recipient_notices (
+            id INTEGER PRIMARY KEY,
+            subject_id TEXT NOT NULL,
+            disclosure_id INTEGER NOT NULL,
+            recipient TEXT NOT NULL,
+            recipient_type TEXT NOT NULL,
+            event TEXT NOT NULL CHECK (event IN ('rectification', 'erasure', 'restriction')),
+            request_id TEXT,
+            created_at TEXT NOT NULL,
+            notified_on TEXT
+        );
+        CREATE INDEX recipient_notices_subject ON recipient_notices (subject_id);
+        CREATE INDEX recipient_notices_disclosure ON recipient_notices (disclosure_id);
+    """)
+    disclosures = db.table("disclosures")
+    disclosures.add_column("voided_at", str)
+    disclosures.add_column("void_reason", str)
+
+
+MIGRATIONS: list[Migration] = [_m1_foundation, _m2_specific_consent, _m3_every_right]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
