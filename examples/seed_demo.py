@@ -22,6 +22,9 @@ from pigment_cli.store.session import session
 HERE = Path(__file__).resolve().parent
 
 
+DEMO_NOTICE = "demo privacy notice, 2019"  # what the fictional sign-up forms showed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", type=Path, required=True)
@@ -40,8 +43,10 @@ def main() -> int:
             # the first such item was collected.
             for purpose in sorted({i["purpose"] for i in items} & set(s.policy.consent_purposes())):
                 signed = min(i["collected_at"] for i in items if i["purpose"] == purpose)
+                # The store was made today, so no stored policy covers the back-dated sign-up:
+                # say which notice the (fictional) form showed.
                 grant(s, subject.id, purpose, via="web_form", evidence="demo sign-up form",
-                      at=signed)
+                      at=signed, notice=DEMO_NOTICE)
             for item in items:
                 add_item(s, subject.id, category=item["category"], source=item["source"],
                          purpose=item["purpose"], value=item["value"],
@@ -49,13 +54,14 @@ def main() -> int:
             ids[person["external_id"]] = subject.id
             if person["external_id"] == args.show:
                 shown = subject.id
-        # Consent changes, disclosures, holds and access requests, so that every command has
+        # Consent changes, disclosures, holds and requests of several kinds, so that every command has
         # something to show in the demo store.
         for event in clinic.get("events", []):
             sid, kind = ids[event["external_id"]], event["kind"]
             if kind == "grant":
                 grant(s, sid, event["purpose"], via=event["via"], evidence=event.get("evidence"),
-                      at=event["at"])
+                      at=event["at"], notice=DEMO_NOTICE, recipient=event.get("recipient"),
+                      categories=event.get("items"))
             elif kind == "withdraw":
                 withdraw(s, sid, event["purpose"], via=event["via"], at=event["at"])
             elif kind == "disclose":
@@ -64,7 +70,8 @@ def main() -> int:
             elif kind == "hold":
                 add_hold(s, sid, reason=event["reason"], until=event.get("until"))
             elif kind == "request":
-                open_request(s, sid, received=event["received"], channel=event["channel"])
+                open_request(s, sid, received=event["received"], channel=event["channel"],
+                             kind=event.get("request_kind", "access"), note=event.get("note"))
     print(f"demo store: {len(clinic['subjects'])} fictional subjects loaded", file=sys.stderr)
     print(shown)
     return 0

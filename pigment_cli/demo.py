@@ -300,11 +300,16 @@ class _Clinic:
         closed = received + timedelta(days=rng.randint(5, 28))
         is_open = closed >= self.today
         verified = (received + timedelta(days=rng.randint(0, 4))).isoformat()
+        # Mostly access requests; now and then another right (answered by withdrawing it, so no
+        # action need be invented for the demo).
+        kind = rng.choices(("access", "rectification", "erasure", "objection"),
+                           weights=(85, 7, 4, 4))[0]
+        outcome = None if is_open else ("done" if kind == "access" else "withdrawn")
         out.append((self.new_id("R"), subject_id, rng.choice(("email", "letter", "phone",
                                                                "in_clinic")),
                     received.isoformat(), min(verified, self.today.isoformat()),
                     "open" if is_open else "closed", None if is_open else closed.isoformat(),
-                    self.when(received)))
+                    self.when(received), kind, outcome))
         return received.isoformat()
 
     def flush(self, conn: Any, batch: dict[str, list[tuple[Any, ...]]]) -> None:
@@ -318,7 +323,8 @@ class _Clinic:
             batch["holds"])
         conn.executemany(
             "INSERT INTO requests (id, subject_id, channel, received_on, id_verified_on, status, "
-            "closed_on, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch["requests"])
+            "closed_on, created_at, kind, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            batch["requests"])
         summary.subjects += len(batch["subjects"])
         summary.items += len(batch["items"])
         summary.consent_events += len(batch["consents"])

@@ -42,3 +42,13 @@ class StoreError(PigmentError):
 
 class CheckFailed(PigmentError):
     exit_code = ExitCode.CHECK_FAILED
+
+
+class NeedsConfirmation(Refused):
+    """An action that looks like a duplicate of something already recorded: refused (exit 3)
+    unless confirmed. `question` is what a terminal asks (ids only, never a personal value);
+    the message, for a script, names `--yes`."""
+
+    def __init__(self, message: str, question: str) -> None:
+        super().__init__(message)
+        self.question = question

@@ -7,11 +7,11 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -21,6 +21,7 @@ from pigment_cli.errors import BadInput
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from pigment_cli.records.notices import Notice
     from pigment_cli.store.session import Mode, Session
 
 DbOption = Annotated[
@@ -45,10 +46,57 @@ SubjectArg = Annotated[
     str, typer.Argument(metavar="SUBJECT", help="Subject id, e.g. S-7K3Q9.", show_default=False)
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+RequestOption = Annotated[
+    str | None,
+    typer.Option("--request", help="The request this answers, e.g. R-7K3Q9 (recorded on it).",
+                 show_default=False),
+]
 AsOfOption = Annotated[
     str | None,
     typer.Option("--as-of", help="Act as if today were this date (YYYY-MM-DD).", show_default=False),
 ]
+YesFlag = Annotated[bool, typer.Option(
+    "--yes", "-y", help="Go ahead even if it looks like a duplicate, without asking (for "
+    "scripts; with no terminal and no --yes a likely duplicate is refused, exit 3).")]
+
+
+T = TypeVar("T")
+
+
+def stdin_is_terminal() -> bool:
+    """Can pigment ask the person at the keyboard? (Tests replace this.)"""
+    return sys.stdin.isatty()
+
+
+def ask(question: str) -> bool:
+    """Ask a yes/no question on stderr and read the answer from stdin; no unless "y" or "yes".
+    (Not typer.confirm: its prompt ends on stdout, which `ID=$(pigment ...)` would capture.)"""
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:  # Ctrl-C at the question: a no
+        answer = ""
+    if not answer.endswith("\n"):
+        sys.stderr.write("\n")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def confirming(attempt: Callable[[bool], T], yes: bool) -> T:
+    """Run `attempt(yes)`. If the domain refuses a likely duplicate (NeedsConfirmation), ask on
+    a terminal and, on "y", run `attempt(True)`. With no terminal the refusal stands: exit 3,
+    one line naming --yes. Each attempt is its own transaction, so no lock is held while the
+    question waits for an answer."""
+    from pigment_cli.errors import NeedsConfirmation, Refused
+
+    try:
+        return attempt(yes)
+    except NeedsConfirmation as exc:
+        if not stdin_is_terminal():
+            raise
+        if not ask(f"pigment: {exc.question}"):
+            raise Refused("not confirmed: nothing was changed") from None
+    return attempt(True)
 
 
 def resolve_actor(actor: str | None) -> str:
@@ -176,3 +224,27 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     for row in cells:
         grid.add_row(*(escape(v) for v in row))
     out().print(grid)
+
+
+def tell_recipients(notices: list[Notice]) -> None:
+    """The recipients to tell of a rectification, erasure or restriction (UK GDPR Art. 19), on
+    stdout, or a line saying there are none; how to record that they were told, on stderr."""
+    if not notices:
+        sys.stdout.write("Recipients to tell (Art. 19): none (this data was not disclosed to "
+                         "anyone).\n")
+        return
+    table(f"Recipients to tell (Art. 19): {len(notices)}", ["disclosure", "recipient", "type",
+                                                            "event"],
+          [[n.disclosure_id, n.recipient, n.recipient_type, n.event] for n in notices])
+    say("pigment: once told, record it: pigment disclosure notified DISCLOSURE --on DATE")
+
+
+def refuse_unscrubbed(scrubbed: bool, done: str = "erased") -> None:
+    """Another program held the store open: the change committed, but the old values are still
+    in the write-ahead log (exit 1, after the command's output)."""
+    if not scrubbed:
+        from pigment_cli.errors import CheckFailed
+
+        raise CheckFailed(f"{done}, but the old values are still in the write-ahead log until "
+                          "readers close; pigment check reports it (close other programs using "
+                          "the store, then run: pigment retention sweep --apply)")

@@ -12,13 +12,15 @@ from pigment_cli.cli._common import (
     AsOfOption,
     DbOption,
     JsonFlag,
+    RequestOption,
     SubjectArg,
     open_session,
     print_json,
     refuse_future_as_of,
+    refuse_unscrubbed,
     table,
+    tell_recipients,
 )
-from pigment_cli.errors import CheckFailed
 
 
 def erase(
@@ -29,19 +31,21 @@ def erase(
     via: Annotated[str, typer.Option(
         "--via", help="How the request came (the channel recorded on withdrawn consents).")] = "email",
     apply: Annotated[bool, typer.Option("--apply", help="Really erase (default: show what would happen).")] = False,
+    request: RequestOption = None,
     db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None, json_: JsonFlag = False,
 ) -> None:
     """Erase a subject's data on request, keeping only what the law requires (and saying why).
-    Example: pigment erase S-7K3Q9 --reason objection --apply"""
+    Example: pigment erase S-7K3Q9 --request R-7K3Q9 --apply"""
     from pigment_cli.rights.erasure import erase_on_request
 
     if apply:
         refuse_future_as_of(as_of, "erase --apply")
     with open_session(db, actor, as_of, lock=apply) as s:  # a preview takes no lock
-        outcome = erase_on_request(s, subject_id, ground=reason, via=via, apply=apply)
+        outcome = erase_on_request(s, subject_id, ground=reason, via=via, apply=apply,
+                                   request_id=request)
     if json_:
         print_json(outcome.to_dict())
-        _refuse_unscrubbed(outcome.scrubbed)
+        refuse_unscrubbed(outcome.scrubbed)
         return
     head = "Erased" if apply else "Would erase (add --apply to erase)"
     if apply and not outcome.scrubbed:
@@ -59,15 +63,11 @@ def erase(
     if outcome.kept:
         table("Kept, and why", ["category", "items", "why", "until"],
               [[k["category"], k["items"], k["why"], k["until"]] for k in outcome.kept])
-    _refuse_unscrubbed(outcome.scrubbed)
-
-
-def _refuse_unscrubbed(scrubbed: bool) -> None:
-    """Another program held the store open: the erasure committed, the old bytes are not gone."""
-    if not scrubbed:
-        raise CheckFailed("erased, but the old values are still in the write-ahead log until "
-                          "readers close; pigment check reports it (close other programs using "
-                          "the store, then run: pigment retention sweep --apply)")
+    if apply:
+        if outcome.request_id:
+            sys.stdout.write(f"Answers request {outcome.request_id}.\n")
+        tell_recipients(outcome.notices)
+    refuse_unscrubbed(outcome.scrubbed)
 
 
 def register(app: typer.Typer) -> None:

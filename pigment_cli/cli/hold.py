@@ -12,6 +12,8 @@ from pigment_cli.cli._common import (
     DbOption,
     JsonFlag,
     SubjectArg,
+    YesFlag,
+    confirming,
     open_session,
     print_json,
     say,
@@ -30,14 +32,17 @@ def add(
         "--until", help="The hold ends on this date (default: until released).",
         show_default=False)] = None,
     db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None,
+    yes: YesFlag = False,
 ) -> None:
     """Hold a subject's data past its retention date; print the hold id.
     Example: pigment hold add S-7K3Q9 --reason "outstanding debt" --until 2027-06-30"""
-    from pigment_cli.records.holds import add_hold
+    from pigment_cli.records.holds import Hold, add_hold
 
-    with open_session(db, actor, as_of) as s:
-        hold = add_hold(s, subject_id, reason=reason, until=until)
-    print(hold.id)
+    def attempt(duplicate_ok: bool) -> Hold:  # asks first if the same hold is active already
+        with open_session(db, actor, as_of) as s:
+            return add_hold(s, subject_id, reason=reason, until=until, duplicate_ok=duplicate_ok)
+
+    print(confirming(attempt, yes).id)
 
 
 @app.command("list")

@@ -10,11 +10,14 @@ from pigment_cli.cli._common import (
     ActorOption,
     DbOption,
     JsonFlag,
+    RequestOption,
     SubjectArg,
     open_session,
     print_json,
+    refuse_unscrubbed,
     say,
     table,
+    tell_recipients,
 )
 
 app = typer.Typer(help="The pieces of personal data held on a subject.", no_args_is_help=True)
@@ -80,3 +83,66 @@ def list_(
            "erased on"],
           [[i.id, i.category, i.value, i.source, i.purpose, i.basis, i.collected_at[:10],
             i.processed_at[:10], i.erasure_due] for i in items])
+
+
+ItemArg = Annotated[int, typer.Argument(metavar="ITEM", help="Item id (see item list).")]
+
+
+@app.command("correct")
+def correct(
+    item_id: ItemArg,
+    value: Annotated[str | None, typer.Option(
+        "--value", help='The right value ("" clears it).', show_default=False)] = None,
+    category: Annotated[str | None, typer.Option(
+        "--category", help="The right data category (see policy show).", show_default=False)] = None,
+    source: Annotated[str | None, typer.Option(
+        "--source", help="How it was really collected (see policy show).", show_default=False)] = None,
+    purpose: Annotated[str | None, typer.Option(
+        "--purpose", help="Why it is really held (see policy show); its basis comes with it.",
+        show_default=False)] = None,
+    collected: Annotated[str | None, typer.Option(
+        "--collected", help="When it was really collected.", show_default=False)] = None,
+    request: RequestOption = None,
+    db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
+) -> None:
+    """Correct a wrong item in place (Art. 16); the retention clock does not move.
+    Example: pigment item correct 42 --value "Eczema, 2018" --request R-7K3Q9"""
+    from pigment_cli.records.corrections import correct_item
+
+    with open_session(db, actor) as s:
+        done = correct_item(s, item_id, value=value, category=category, source=source,
+                            purpose=purpose, collected=collected, request_id=request)
+    if json_:
+        print_json(done.to_dict())
+    else:
+        answered = f" (answers {done.request_id})" if done.request_id else ""
+        say(f"pigment: item {done.item.id}: " + (
+            f"corrected {', '.join(done.changed)}{answered}" if done.changed
+            else "no change (nothing recorded)"))
+        if done.changed:
+            tell_recipients(done.notices)
+    refuse_unscrubbed(done.scrubbed, "corrected")
+
+
+@app.command("remove")
+def remove(
+    item_id: ItemArg,
+    reason: Annotated[str, typer.Option(
+        "--reason", help="Why the entry is wrong (required; checked, then kept nowhere: it "
+        "could describe the data removed).", show_default=False)],
+    request: RequestOption = None,
+    db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
+) -> None:
+    """Erase a wrong entry for good (rule removed:wrong-entry).
+    Example: pigment item remove 42 --reason "entered on the wrong patient\""""
+    from pigment_cli.records.corrections import remove_item
+
+    with open_session(db, actor, lock=True) as s:
+        done = remove_item(s, item_id, reason=reason, request_id=request)
+    if json_:
+        print_json(done.to_dict())
+    else:
+        answered = f" (answers {done.request_id})" if done.request_id else ""
+        say(f"pigment: item {done.item_id} removed from {done.subject_id}{answered}")
+        tell_recipients(done.notices)
+    refuse_unscrubbed(done.scrubbed, "removed")

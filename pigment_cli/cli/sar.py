@@ -1,9 +1,10 @@
-"""`pigment sar ...`: subject-access requests: deadlines, the request's lifecycle, the package."""
+"""`pigment sar ...`: subject-access requests (the access kind of `pigment request`): deadlines,
+the request's lifecycle, the package."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -12,35 +13,28 @@ from pigment_cli.cli._common import (
     AsOfOption,
     DbOption,
     JsonFlag,
+    RequestOption,
     SubjectArg,
     open_session,
     print_json,
     say,
     store_path,
-    table,
 )
-
-if TYPE_CHECKING:
-    from pigment_cli.rights.requests import RequestView
+from pigment_cli.cli._requests import (
+    OnOption,
+    RequestArg,
+    closed,
+    listing,
+    render,
+    step_done,
+)
 
 app = typer.Typer(help="Subject-access requests: deadlines, lifecycle, the access package.",
                   no_args_is_help=True)
 
-RequestArg = Annotated[
-    str, typer.Argument(metavar="REQUEST", help="Request id, e.g. R-4MX2P.", show_default=False)
-]
-OnOption = Annotated[
-    str | None,
-    typer.Option("--on", help="The day it happened, YYYY-MM-DD (default: today).", show_default=False),
-]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept with the request, never audited).")]
 ZipFlag = Annotated[bool, typer.Option(
     "--zip", help="Write one zip file instead of a directory (implied by a path ending in .zip).")]
-
-
-def _step_done(view: RequestView, what: str) -> None:
-    state = "clock stopped" if view.status == "paused" else view.status
-    say(f"pigment: {view.id} {what}; due {view.due} ({state})")
 
 
 @app.command("deadline")
@@ -74,20 +68,24 @@ def open_(
     subject_id: SubjectArg,
     received: Annotated[str, typer.Option("--received", help="The day the request arrived, YYYY-MM-DD.")],
     channel: Annotated[str, typer.Option(
-        "--channel", help="How it arrived: email, letter, phone or in_clinic.")] = "email",
+        "--channel", "--via", help="How it arrived: email, letter, phone, in_clinic or "
+        "web_form.")] = "email",
     db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None, json_: JsonFlag = False,
 ) -> None:
     """Record a subject-access request; print its id and due date.
     Example: pigment sar open S-7K3Q9 --received 2026-11-02 --channel letter
     """
-    from pigment_cli.rights.requests import open_request
+    from pigment_cli.rights.requests import due_soon, open_request, today_of
 
     with open_session(db, actor, as_of) as s:
         view = open_request(s, subject_id, received=received, channel=channel)
+        warning = due_soon(s.policy, view, today_of(s))
     if json_:
         print_json(view)
     else:
         print(f"{view.id} {view.due}")
+    if warning:
+        say(f"pigment: warning: {warning}")
 
 
 @app.command("verify-id")
@@ -100,7 +98,7 @@ def verify_id(request_id: RequestArg, on: OnOption = None, db: DbOption = None,
 
     with open_session(db, actor, as_of) as s:
         view = verify(s, request_id, on=on)
-    _step_done(view, f"identity verified; the clock starts {view.start}")
+    step_done(view, f"identity verified; the clock starts {view.start}")
 
 
 @app.command("fee-received")
@@ -113,7 +111,7 @@ def fee_received(request_id: RequestArg, on: OnOption = None, db: DbOption = Non
 
     with open_session(db, actor, as_of) as s:
         view = record(s, request_id, on=on)
-    _step_done(view, f"fee received; the clock starts {view.start}")
+    step_done(view, f"fee received; the clock starts {view.start}")
 
 
 @app.command("pause")
@@ -126,7 +124,7 @@ def pause(request_id: RequestArg, reason: ReasonOption, on: OnOption = None, db:
 
     with open_session(db, actor, as_of) as s:
         view = stop(s, request_id, reason=reason, on=on)
-    _step_done(view, "paused")
+    step_done(view, "paused")
 
 
 @app.command("resume")
@@ -139,7 +137,7 @@ def resume(request_id: RequestArg, on: OnOption = None, db: DbOption = None,
 
     with open_session(db, actor, as_of) as s:
         view = restart(s, request_id, on=on)
-    _step_done(view, f"resumed after {view.paused_days} paused day(s)")
+    step_done(view, f"resumed after {view.paused_days} paused day(s)")
 
 
 @app.command("extend")
@@ -152,7 +150,7 @@ def extend(request_id: RequestArg, reason: ReasonOption, on: OnOption = None, db
 
     with open_session(db, actor, as_of) as s:
         view = lengthen(s, request_id, reason=reason, on=on)
-    _step_done(view, "extended; tell the subject, with the reason, within the first month")
+    step_done(view, "extended; tell the subject, with the reason, within the first month")
 
 
 @app.command("review")
@@ -170,12 +168,18 @@ def review(
 
     with open_session(db, actor, as_of) as s:
         view = record(s, request_id, by=by, outcome=outcome, note=note, on=on)
-    _step_done(view, f"review recorded ({outcome})")
+    step_done(view, f"review recorded ({outcome})")
 
 
 @app.command("close")
 def close(
     request_id: RequestArg, on: OnOption = None,
+    outcome: Annotated[str | None, typer.Option(
+        "--outcome", help="done (default: needs the package written, e.g. with --export), "
+        "partly-done, refused or withdrawn.", show_default=False)] = None,
+    reason: Annotated[str | None, typer.Option(
+        "--reason", help="Why (required for refused and partly-done; never audited).",
+        show_default=False)] = None,
     export: Annotated[Path | None, typer.Option(
         "--export", help="Also write the access package to this new directory (a zip file with "
         "--zip or a path ending in .zip).",
@@ -183,20 +187,23 @@ def close(
     zip_: ZipFlag = False,
     db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None,
 ) -> None:
-    """Close an answered request (refused for health data without a recorded review).
+    """Close a request: with --export, write the package and close it as done.
     Example: pigment sar close R-4MX2P --on 2026-11-24 --export ~/sar/R-4MX2P
     """
+    from pigment_cli.errors import BadInput
     from pigment_cli.rights.package import close_and_export
     from pigment_cli.rights.requests import close as finish
 
     package = None
     with open_session(db, actor, as_of) as s:
         if export is None:
-            view = finish(s, request_id, on=on)
+            view = finish(s, request_id, on=on, outcome=outcome, reason=reason)
+        elif outcome not in (None, "done"):
+            raise BadInput("--export closes the request as done; without --export give the "
+                           "outcome")
         else:
             view, package = close_and_export(s, request_id, export, on=on, zip_=zip_)
-    late = " (after its due date)" if view.closed_late else ""
-    say(f"pigment: {view.id} closed on {view.closed_on}{late}; it was due {view.due}")
+    closed(view)
     if package:
         _package_done(package)
 
@@ -229,22 +236,7 @@ def show(request_id: RequestArg, db: DbOption = None, actor: ActorOption = None,
     if json_:
         print_json(view)
         return
-    review_ = view.review
-    table(f"Request {view.id}", ["field", "value"], [
-        ["subject", view.subject_id], ["channel", view.channel], ["status", view.status],
-        ["received", view.received_on], ["identity verified", view.id_verified_on],
-        ["fee received", view.fee_received_on], ["clock started", view.start],
-        ["paused days", view.paused_days],
-        ["extended", f"{view.extended_on}: {view.extension_reason}" if view.extended else "no"],
-        ["due", view.due], ["internal target", view.internal_target],
-        ["days left", view.days_left], ["overdue", "yes" if view.overdue else "no"],
-        ["review", f"{review_.reviewed_on} by {review_.reviewer}: {review_.outcome}"
-         if review_ else None],
-        ["review note", review_.note if review_ else None], ["closed", view.closed_on],
-    ])
-    if view.pauses:
-        table("Pauses (clock stopped)", ["asked for clarification", "clarification arrived", "reason"],
-              [[p.paused_on, p.resumed_on, p.reason] for p in view.pauses])
+    render(view)
 
 
 @app.command("list")
@@ -253,29 +245,14 @@ def list_(
     overdue: Annotated[bool, typer.Option(
         "--overdue", help="Only overdue requests; exit 1 if there are any.")] = False,
     due_within: Annotated[str | None, typer.Option(
-        "--due-within", help="Only open requests due within this many days, e.g. 7d or 2w.",
-        show_default=False)] = None,
+        "--due-within", help="Only open requests due within this many days, e.g. 7d or 2w "
+        "(overdue ones included); exit 1 if there are any.", show_default=False)] = None,
     db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None, json_: JsonFlag = False,
 ) -> None:
     """List open and paused requests by due date, then closed ones by due date.
     Example: pigment sar list --open --due-within 7d
     """
-    from pigment_cli.errors import CheckFailed
-    from pigment_cli.rights.requests import list_requests, parse_within
-
-    within = parse_within(due_within) if due_within is not None else None
-    with open_session(db, actor, as_of) as s:
-        views = list_requests(s, open_only=open_only, overdue_only=overdue, due_within=within)
-    if json_:
-        print_json(views)
-    else:
-        table(f"{len(views)} request(s)",
-              ["request", "subject", "status", "received", "clock from", "due", "days left"],
-              [[v.id, v.subject_id, _status_word(v), v.received_on, v.start, v.due,
-                v.days_left] for v in views])
-    late = sum(v.overdue for v in views)
-    if overdue and late:
-        raise CheckFailed(f"{late} request(s) overdue")
+    listing("access", open_only, overdue, due_within, db, actor, as_of, json_)
 
 
 @app.command("export")
@@ -283,7 +260,7 @@ def export(
     subject_id: SubjectArg,
     out: Annotated[Path, typer.Option(
         "--out", help="A new directory (or zip file with --zip or a path ending in .zip).")],
-    zip_: ZipFlag = False,
+    zip_: ZipFlag = False, request: RequestOption = None,
     db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None,
 ) -> None:
     """Write the subject-access package (report.html, data.json, CSVs, manifest) to a new directory.
@@ -292,12 +269,5 @@ def export(
     from pigment_cli.rights.package import export_package
 
     with open_session(db, actor, as_of) as s:
-        package = export_package(s, subject_id, out, zip_=zip_)
+        package = export_package(s, subject_id, out, zip_=zip_, request_id=request)
     _package_done(package)
-
-
-def _status_word(view: RequestView) -> str:
-    """One word for the list (it must fit 80 columns): OVERDUE first, then the state."""
-    if view.overdue:
-        return "OVERDUE"
-    return f"{view.status}{' (ext.)' if view.extended else ''}"

@@ -24,9 +24,10 @@ def status(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = Fals
     table(f"pigment status on {view['as_of']} (policy {view['policy_version']})", ["", ""], [
         ["subjects held", view["subjects"]], ["data items", view["items"]],
         ["subjects erased (tombstones)", view["erased_subjects"]],
-        ["open access requests", f"{view['requests']['open']} ({view['requests']['overdue']} overdue)"],
+        ["open requests", f"{view['requests']['open']} ({view['requests']['overdue']} overdue)"],
         ["due for erasure now", f"{retention['due_subjects']} subject(s), {retention['due_items']} item(s)"],
         ["held back", f"{retention['held']} subject(s); {view['holds']} active hold(s)"],
+        ["restricted (Art. 18)", f"{view['restricted_subjects']} subject(s)"],
         ["next falls due", retention["next_due"] or "-"],
         ["last sweep", f"{last['finished_at'] or last['started_at']} ({last['status']})" if last else "never"],
         ["audit chain", (f"intact, {view['audit']['entries']} entries (last full check: "
@@ -38,13 +39,14 @@ def status(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = Fals
         from rich.markup import escape
         from rich.table import Table
 
-        grid = Table(title="Open subject-access requests", title_justify="left")
-        for column in ("request", "subject", "status", "due", "days left"):
+        grid = Table(title="Open requests", title_justify="left")
+        for column in ("request", "kind", "subject", "status", "due", "days left"):
             grid.add_column(column)
         for r in view["requests"]["list"]:
             style = "bold red" if r["overdue"] else None
             days = f"{r['days_left']} (OVERDUE)" if r["overdue"] else str(r["days_left"])
-            grid.add_row(escape(r["id"]), escape(r["subject_id"]), r["status"], r["due"], days,
+            grid.add_row(escape(r["id"]), r["kind"], escape(r["subject_id"] or "(not held)"),
+                         r["status"], r["due"], days,
                          style=style)
         console.print(grid)
     _consent_chart(view["consents"])

@@ -10,7 +10,10 @@ from pigment_cli.cli._common import (
     ActorOption,
     DbOption,
     JsonFlag,
+    RequestOption,
     SubjectArg,
+    YesFlag,
+    confirming,
     open_session,
     out,
     print_json,
@@ -52,15 +55,18 @@ def add(
         "--processed", "--last-seen", show_default=False,
         help="When the clinic last used this person's data for one of its purposes (a visit, a "
         "payment), ISO date or time; it starts the retention clock. Default: now.")] = None,
-    db: DbOption = None, actor: ActorOption = None,
+    db: DbOption = None, actor: ActorOption = None, yes: YesFlag = False,
 ) -> None:
     """Add a subject; print the new id alone. Example: pigment subject add --name "Ada Lovelace\""""
     from pigment_cli.records.subjects import add_subject
 
-    with open_session(db, actor) as s:
-        subject = add_subject(s, name=name, title=title, dob=dob, email=email, phone=phone,
-                              address=address, external_id=external_id, processed_at=processed)
-    print(subject.id)
+    def attempt(duplicate_ok: bool) -> Subject:  # asks first if the person looks held already
+        with open_session(db, actor) as s:
+            return add_subject(s, name=name, title=title, dob=dob, email=email, phone=phone,
+                               address=address, external_id=external_id, processed_at=processed,
+                               duplicate_ok=duplicate_ok)
+
+    print(confirming(attempt, yes).id)
 
 
 @app.command("update")
@@ -68,19 +74,25 @@ def update(
     subject_id: SubjectArg,
     name: Annotated[str | None, _opt("--name", "Corrected full name.")] = None,
     title: Title = None, dob: Dob = None, email: Email = None, phone: Phone = None,
-    address: Address = None, db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
+    address: Address = None, request: RequestOption = None, db: DbOption = None,
+    actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
     """Rectify a subject's details ("" clears a field). Example: pigment subject update S-7K3Q9 --email a@b.org"""
-    from pigment_cli.cli._common import say
-    from pigment_cli.records.subjects import update_subject
+    from pigment_cli.cli._common import refuse_unscrubbed, say, tell_recipients
+    from pigment_cli.records.corrections import rectify_subject
 
     with open_session(db, actor) as s:
-        subject, changed = update_subject(s, subject_id, name=name, title=title, dob=dob,
-                                          email=email, phone=phone, address=address)
+        done = rectify_subject(s, subject_id, request_id=request, name=name, title=title,
+                               dob=dob, email=email, phone=phone, address=address)
     if json_:
-        print_json({"subject": subject.to_dict(), "changed": changed})
+        print_json(done.to_dict())
     else:
-        say(f"pigment: {subject.id}: " + (f"updated {', '.join(changed)}" if changed else "no change"))
+        answered = f" (answers {done.request_id})" if done.request_id else ""
+        say(f"pigment: {done.subject.id}: " + (f"updated {', '.join(done.changed)}{answered}"
+                                               if done.changed else "no change"))
+        if done.changed:
+            tell_recipients(done.notices)
+    refuse_unscrubbed(done.scrubbed, "updated")
 
 
 @app.command("find")
@@ -147,6 +159,8 @@ def render_holding(view: HoldingView, policy: Policy) -> None:
         ["last processed", subject.last_processed_at],
         ["erased on (if nothing changes)", view.erasure_due],
         ["retention rule", view.retention_rule],
+        *[["RESTRICTED (Art. 18)", f"{r.scope} since {r.started_at[:10]}: store only"]
+          for r in view.restrictions],
     ])
     if not view.items:
         out().print("No data items held.")

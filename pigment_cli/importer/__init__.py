@@ -67,6 +67,7 @@ def import_file(s: Session, kind: str, path: Path, *, mapping: dict[str, str] | 
         for line, values in source.rows():
             summary.rows += 1
             if isinstance(values, list):
+                writer.line = line
                 try:
                     add(values)
                 except (FieldError, FieldRefused) as exc:
@@ -95,7 +96,9 @@ def import_file(s: Session, kind: str, path: Path, *, mapping: dict[str, str] | 
             progress(source.size, source.size)
         s.audit(f"import {kind}", None, format=source.format, rows=summary.rows,
                 inserted=summary.inserted, updated=summary.updated, unchanged=summary.unchanged,
-                rejected=summary.rejected)
+                rejected=summary.rejected,
+                **({"likely_duplicates": len(summary.likely_duplicates)} if kind == "subjects"
+                   else {}))
     finally:
         if rejects is not None:
             rejects.discard()

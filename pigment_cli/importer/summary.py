@@ -5,6 +5,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pigment_cli.records.subjects import DuplicateMatch
+
+SHOWN_LINES = 20  # lines of likely duplicates named in the summary line; --json has them all
+
+
+@dataclass(frozen=True)
+class LikelyDuplicate:
+    """A new subject from line `line` who looks like `like` (held before, or from the same
+    file): imported all the same, reported by ids and line only."""
+
+    line: int
+    subject_id: str
+    like: list[DuplicateMatch]
+
 
 @dataclass
 class ImportSummary:
@@ -22,6 +36,7 @@ class ImportSummary:
     rejects_file: str | None = None
     ignored_columns: list[str] = field(default_factory=list)
     ignored_unnamed: int = 0  # ignored columns whose names look like data: counted, never shown
+    likely_duplicates: list[LikelyDuplicate] = field(default_factory=list)  # new subjects only
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,4 +57,11 @@ class ImportSummary:
                          "starts today)")
         if self.rejected:
             parts.append(f"{self.rejected} rejected (see {self.rejects_file})")
+        if self.likely_duplicates:
+            count = len(self.likely_duplicates)
+            lines = ", ".join(str(d.line) for d in self.likely_duplicates[:SHOWN_LINES])
+            more = f" and {count - SHOWN_LINES} more" if count > SHOWN_LINES else ""
+            parts.append(f"{count} likely duplicate{'s' if count > 1 else ''} (a name and date "
+                         f"of birth, or an email, shared with another subject: "
+                         f"line{'s' if count > 1 else ''} {lines}{more}; ids with --json)")
         return f"imported {self.kind} from {self.file}: {self.rows} rows, " + ", ".join(parts)

@@ -4,10 +4,11 @@ column, never the value) and writes accepted rows in batches with the records' o
 from __future__ import annotations
 
 import secrets
+from array import array
 from typing import Any
 
 from pigment_cli.importer.sources import COLUMNS
-from pigment_cli.importer.summary import ImportSummary
+from pigment_cli.importer.summary import ImportSummary, LikelyDuplicate
 from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS
 from pigment_cli.policy.history import policy_version_at
 from pigment_cli.records.consents import (
@@ -20,9 +21,17 @@ from pigment_cli.records.consents import (
 )
 from pigment_cli.records.ids import ID_ALPHABET
 from pigment_cli.records.items import ITEM_INSERT, ITEM_INSERT_COLUMNS
-from pigment_cli.records.subjects import SUBJECT_ID_TAKEN, SUBJECT_INSERT
+from pigment_cli.records.restrictions import blocked
+from pigment_cli.records.subjects import SUBJECT_ID_TAKEN, SUBJECT_INSERT, duplicates_added_after
 from pigment_cli.records.suppression import email_hmac, is_suppressed
-from pigment_cli.records.validate import FieldError, check_item, check_when, clean_text, subject_field
+from pigment_cli.records.validate import (
+    FieldError,
+    FieldRefused,
+    check_item,
+    check_when,
+    clean_text,
+    subject_field,
+)
 from pigment_cli.store.session import Session
 
 BATCH_ROWS = 2000
@@ -32,6 +41,8 @@ MAX_SHORT_TEXT = 200  # consent evidence and notice references, as `pigment cons
 
 class _Writer:
     """Checks one row at a time (raising FieldError) and writes accepted rows in batches."""
+
+    line = 0  # the file line of the row being added (set by the importer before each `add`)
 
     def __init__(self, s: Session, summary: ImportSummary, present: set[str]) -> None:
         self.s, self.conn, self.summary, self.present = s, s.conn, summary, present
@@ -82,6 +93,10 @@ class _SubjectWriter(_Writer):
         self.pending: list[tuple[Any, ...]] = []
         self.pending_ext: set[str] = set()
         self.pending_ids: set[str] = set()
+        # Likely duplicates are found once, at the end: new subjects are the rows above `base`,
+        # and `lines` holds each one's file line in the order they were added (4 bytes a row).
+        self.base = self.conn.execute("SELECT coalesce(max(rowid), 0) FROM subjects").fetchone()[0]
+        self.lines = array("I")
 
     def add(self, values: list[str | None]) -> None:
         today = self.s.today
@@ -141,8 +156,17 @@ class _SubjectWriter(_Writer):
         ))
         self.pending_ext.add(external_id)
         self.pending_ids.add(subject_id)
+        self.lines.append(self.line)
         if len(self.pending) >= BATCH_ROWS:
             self.flush()
+
+    def finish(self) -> None:
+        """New subjects who look like someone held, or like each other (same name and date of
+        birth, or same email), are imported all the same (an import is a script) and reported
+        by line and id."""
+        self.summary.likely_duplicates = [
+            LikelyDuplicate(self.lines[found.rank - 1], found.subject_id, found.like)
+            for found in duplicates_added_after(self.conn, self.base)]
 
     def flush(self) -> None:
         if self.pending:
@@ -174,6 +198,7 @@ class _ItemWriter(_Writer):
         super().__init__(s, summary, present)
         self.policy = s.policy
         self.before = self.conn.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0]
+        self.blocked = blocked(self.conn, self.policy)  # restrictions and objections, read once
         self.fresh: list[tuple[Any, ...]] = []
         self.known: list[tuple[Any, ...]] = []
         self.latest: dict[str, str] = {}
@@ -205,6 +230,10 @@ class _ItemWriter(_Writer):
         row = check_item(self.policy, self.today, self.stamp, category=category, source=source,
                          purpose=purpose, basis=basis or None, value=value, collected=collected,
                          processed=processed or collected)
+        if self.blocked:  # no new data while restricted or objected to (Art. 18(2), 21)
+            refused = self.blocked.reason(subject_id, row[2])
+            if refused is not None:
+                raise FieldRefused(f"refused: {refused[1]}", *refused)
         if had_items:
             self.known.append((subject_id, *row, self.stamp, self.before))
         else:

@@ -188,10 +188,17 @@ def _check(data: dict[str, Any], source: str, *, stored: bool = False) -> list[P
     requests = data.get("requests", {})
     if not isinstance(requests, dict):
         error("requests", "must be a table")
-    elif "internal_target_days" in requests and not isinstance(
-        requests["internal_target_days"], int
-    ):
-        error("requests.internal_target_days", "a whole number of days")
+    else:
+        for key in ("internal_target_days", "complaint_reply_days"):
+            if key in requests and (not isinstance(requests[key], int)
+                                    or isinstance(requests[key], bool) or requests[key] < 1):
+                error(f"requests.{key}", "a whole number of days, at least 1")
+        if "keep_closed" in requests:
+            try:
+                parse_duration(requests["keep_closed"])
+            except ValueError as exc:
+                error("requests.keep_closed", f"{exc} (how long a closed request of someone no "
+                      "longer in the store is kept)")
     copies = data.get("copies", {})
     if not isinstance(copies, dict):
         error("copies", "must be a table")
@@ -200,6 +207,13 @@ def _check(data: dict[str, Any], source: str, *, stored: bool = False) -> list[P
             parse_duration(copies["keep"])
         except ValueError as exc:
             error("copies.keep", f"{exc} (how long backups and kept-aside stores are kept)")
+    letters = data.get("letters", {})
+    if not isinstance(letters, dict):
+        error("letters", "must be a table")
+    elif "folder" in letters and (not isinstance(letters["folder"], str)
+                                  or not letters["folder"].strip()):
+        error("letters.folder", "a folder of letter templates, as text (absolute, or relative "
+              "to the store's directory)")
     reports = data.get("reports", {})
     if not isinstance(reports, dict):
         error("reports", "must be a table")

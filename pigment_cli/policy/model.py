@@ -295,6 +295,10 @@ class Policy:
     def internal_target_days(self, default: int) -> int:
         return int((self.data.get("requests") or {}).get("internal_target_days", default))
 
+    def request_setting(self, key: str, default: Any) -> Any:
+        """A `[requests]` setting (complaint_reply_days, keep_closed), or `default`."""
+        return (self.data.get("requests") or {}).get(key, default)
+
     def report_control(self) -> tuple[int, int]:
         """(suppress_below, round_to) for aggregated reports (NHS England: 8 and 5)."""
         reports = self.data.get("reports") or {}
@@ -304,6 +308,12 @@ class Policy:
         """How long backups, stores kept aside by a restore and rejects files are kept before
         `pigment copies prune` removes them: a duration such as 35d (`[copies] keep`)."""
         return str((self.data.get("copies") or {}).get("keep", DEFAULT_COPIES_KEEP))
+
+    def letters_folder(self) -> str | None:
+        """The clinic's own letter templates (`[letters] folder`): a folder, absolute or relative
+        to the store's directory, whose files override the built-in ones; None if not set."""
+        folder = (self.data.get("letters") or {}).get("folder")
+        return str(folder) if folder else None
 
     @property
     def controller(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS, Policy
 from pigment_cli.policy.history import policy_version_at
 from pigment_cli.records.erasure import ItemRef, erase_items, scrub_files
 from pigment_cli.records.holds import active_holds
+from pigment_cli.records.restrictions import covering, restricted_subjects
 from pigment_cli.records.subjects import get_subject
 from pigment_cli.records.suppression import (
     email_hmac,
@@ -521,7 +522,8 @@ def history(s: Session, subject_id: str) -> list[ConsentEvent]:
 def check(s: Session, subject_id: str, purpose: str, *, written: bool = False) -> CheckResult:
     """Is the subject's consent to `purpose` granted now (through a written channel if asked)?
 
-    An email on the suppression list answers no, as the audience export leaves it out.
+    An email on the suppression list, or data restricted for the purpose, answers no, as the
+    audience export leaves them out.
     """
     subject = get_subject(s.conn, subject_id)
     require_consent_purpose(s.policy, purpose)
@@ -532,6 +534,10 @@ def check(s: Session, subject_id: str, purpose: str, *, written: bool = False) -
         ok, reason = False, (f"{subject.id}: {purpose} consent is granted, but the subject's email "
                              "is on the suppression list, so it is left out of every audience "
                              f"(see: pigment consent unsuppress {subject.id})")
+    elif (restriction := covering(s.conn, subject.id, purpose)) is not None:
+        ok, reason = False, (f"{subject.id}: {purpose} consent is granted, but the subject's data "
+                             f"is restricted for {restriction.scope} (UK GDPR Art. 18), so it is "
+                             "left out of every audience")
     elif written and not state.written:
         ok, reason = False, (f"{subject.id}: {purpose} consent is granted via {state.channel}, "
                              "which is not written")
@@ -613,16 +619,20 @@ ORDER BY c.subject_id
 
 
 def audience(s: Session, purpose: str, *, written_only: bool = False) -> list[AudienceMember]:
-    """Subjects whose consent to `purpose` is granted now, minus suppressed emails."""
+    """Subjects whose consent to `purpose` is granted now, minus suppressed emails and subjects
+    whose data is restricted for it."""
     require_consent_purpose(s.policy, purpose)
     if s.policy.purpose(purpose).specific:
         raise BadInput(f"{purpose!r} is a specific consent (per recipient and categories): it has "
                        "no mailing audience; `pigment disclose` checks each disclosure against it")
     suppressed = {r[0] for r in s.conn.execute("SELECT email_hmac FROM suppression")}
     key = suppression_key(s.conn) if suppressed else b""
+    restricted = restricted_subjects(s.conn, purpose)  # data only stored: no mailing (Art. 18)
     members = []
     for row in s.conn.execute(_AUDIENCE_SQL, (purpose,)):
         if written_only and not row["written"]:
+            continue
+        if row["id"] in restricted:
             continue
         if suppressed and row["email"] and hmac_with(key, row["email"]) in suppressed:
             continue

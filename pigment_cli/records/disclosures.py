@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
-from pigment_cli.errors import BadInput, Refused
+from pigment_cli.clock import london_today, parse_timestamp
+from pigment_cli.errors import BadInput, NeedsConfirmation, NotFound, Refused
 from pigment_cli.policy import WRITTEN_CHANNELS, Policy
 from pigment_cli.records.consents import (
     event_time,
@@ -25,7 +27,8 @@ from pigment_cli.records.consents import (
     standing_grants,
     state_from,
 )
-from pigment_cli.records.subjects import get_subject
+from pigment_cli.records.restrictions import check_processing
+from pigment_cli.records.subjects import get_subject, name_key
 from pigment_cli.records.validate import category_refused, clean_text
 from pigment_cli.store.session import Session
 
@@ -36,7 +39,7 @@ DISCLOSURE_INSERT = (
 )
 _COLUMNS = (
     "id, subject_id, recipient, recipient_type, purpose, basis, categories, legal_requirement, "
-    "at, recorded_by, recorded_at"
+    "at, recorded_by, recorded_at, voided_at, void_reason"
 )
 
 
@@ -53,6 +56,8 @@ class Disclosure:
     at: str
     recorded_by: str
     recorded_at: str
+    voided_at: str | None = None  # recorded by mistake (twice): kept, shown as void, never told
+    void_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,7 +69,7 @@ def _disclosure(row: sqlite3.Row) -> Disclosure:
         recipient_type=row["recipient_type"], purpose=row["purpose"], basis=row["basis"],
         categories=[c for c in row["categories"].split(",") if c],
         legal_requirement=row["legal_requirement"], at=row["at"], recorded_by=row["recorded_by"],
-        recorded_at=row["recorded_at"],
+        recorded_at=row["recorded_at"], voided_at=row["voided_at"], void_reason=row["void_reason"],
     )
 
 
@@ -81,8 +86,10 @@ def contract_allows(policy: Policy, purpose: str, recipient_type: str) -> bool:
 
 def disclose(s: Session, subject_id: str, *, recipient: str, recipient_type: str, purpose: str,
              items: str | list[str] | None = None, at: str | None = None,
-             legal_requirement: str | None = None) -> Disclosure:
-    """Record a disclosure, or raise Refused (exit 3) and record nothing."""
+             legal_requirement: str | None = None, duplicate_ok: bool = False) -> Disclosure:
+    """Record a disclosure, or raise Refused (exit 3) and record nothing. One identical to a
+    disclosure already recorded on the same day (`same_day_disclosures`) is refused with
+    NeedsConfirmation (exit 3, ids only) unless `duplicate_ok`."""
     conn, policy = s.conn, s.policy
     subject = get_subject(conn, subject_id)
     name = clean_text(recipient, "--to")
@@ -102,6 +109,9 @@ def disclose(s: Session, subject_id: str, *, recipient: str, recipient_type: str
     if outside:
         raise category_refused(purpose, the_purpose.categories, "--items", outside)
     when = event_time(s, at)
+    if not law:  # restricted data goes to no one unless the law requires it (Art. 18(2))
+        check_processing(conn, policy, subject.id, purpose, at=when,
+                         otherwise="give --legal-requirement citing the law or the legal claim")
     if law:
         basis = "legal_obligation"
     elif contract_allows(policy, purpose, recipient_type):
@@ -109,6 +119,15 @@ def disclose(s: Session, subject_id: str, *, recipient: str, recipient_type: str
     else:
         _require_specific_consent(s, subject.id, name, recipient_type, purpose, categories, when)
         basis = "consent"
+    twins = [] if duplicate_ok else same_day_disclosures(
+        conn, subject.id, name, recipient_type, purpose, categories, when)
+    if twins:
+        said = (f"{'disclosure' if len(twins) == 1 else 'disclosures'} "
+                f"{', '.join(str(d) for d in twins)} of {subject.id}'s data to the same recipient "
+                "(type, purpose and categories) on the same day")
+        raise NeedsConfirmation(f"{said} is already recorded: nothing was recorded (see: pigment "
+                                f"disclosure list {subject.id}; give --yes to record it again)",
+                                f"{said} is already recorded; record it again?")
     cur = conn.execute(
         DISCLOSURE_INSERT,
         (subject.id, name, recipient_type, purpose, basis, ",".join(categories), law, when,
@@ -120,6 +139,26 @@ def disclose(s: Session, subject_id: str, *, recipient: str, recipient_type: str
     row = conn.execute(f"SELECT {_COLUMNS} FROM disclosures WHERE id = ?",
                        (disclosure_id,)).fetchone()
     return _disclosure(row)
+
+
+def same_day_disclosures(conn: sqlite3.Connection, subject_id: str, recipient: str,
+                         recipient_type: str, purpose: str, categories: list[str],
+                         when: str) -> list[int]:
+    """The ids of the subject's disclosures (not voided) to the same recipient (case and spacing
+    ignored), of the same type and purpose, with the same categories, sent on the same day as
+    `when` (the clinic's day, Europe/London): the same disclosure recorded twice."""
+    day = london_today(parse_timestamp(when))
+    rows = conn.execute(
+        "SELECT id, recipient, categories, at FROM disclosures WHERE subject_id = ? AND at >= ? "
+        "AND at < ? AND recipient_type = ? AND purpose = ? AND voided_at IS NULL ORDER BY id",
+        (subject_id, (day - timedelta(days=1)).isoformat(), (day + timedelta(days=2)).isoformat(),
+         recipient_type, purpose),
+    ).fetchall()
+    key, sent = name_key(recipient), sorted(set(categories))
+    return [int(row["id"]) for row in rows
+            if name_key(row["recipient"]) == key
+            and sorted({c for c in row["categories"].split(",") if c}) == sent
+            and london_today(parse_timestamp(row["at"])) == day]
 
 
 def _require_specific_consent(s: Session, subject_id: str, recipient: str, recipient_type: str,
@@ -188,3 +227,13 @@ def list_disclosures(s: Session, subject_id: str) -> list[Disclosure]:
     found = disclosures_of(s.conn, subject.id)
     s.audit("disclosure list", subject.id, disclosures=len(found))
     return found
+
+
+def get_disclosure(conn: sqlite3.Connection, disclosure_id: int) -> Disclosure:
+    """The disclosure with this id, or NotFound (exit 2)."""
+    row = conn.execute(f"SELECT {_COLUMNS} FROM disclosures WHERE id = ?",
+                       (disclosure_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no disclosure {disclosure_id} (see the ids with: pigment disclosure list "
+                       "SUBJECT)")
+    return _disclosure(row)

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from pigment_cli.clock import parse_date
-from pigment_cli.errors import BadInput, NotFound
+from pigment_cli.errors import BadInput, NeedsConfirmation, NotFound
 from pigment_cli.records.ids import fresh_id
 from pigment_cli.records.subjects import get_subject
 from pigment_cli.records.validate import clean_text
@@ -47,7 +47,10 @@ def _hold(row: Any, today: str) -> Hold:
                 row["released_at"], active)
 
 
-def add_hold(s: Session, subject_id: str, *, reason: str, until: str | None = None) -> Hold:
+def add_hold(s: Session, subject_id: str, *, reason: str, until: str | None = None,
+             duplicate_ok: bool = False) -> Hold:
+    """Hold a subject's data. A hold identical to an active one (same subject, reason and end)
+    is refused with NeedsConfirmation (exit 3, ids only) unless `duplicate_ok`."""
     subject = get_subject(s.conn, subject_id)
     text = clean_text(reason, "--reason")
     if not text:
@@ -58,6 +61,12 @@ def add_hold(s: Session, subject_id: str, *, reason: str, until: str | None = No
         if day < s.today:
             raise BadInput(f"--until {day.isoformat()} is already past")
         until_day = day.isoformat()
+    twins = [] if duplicate_ok else same_active_holds(s.conn, subject.id, text, until_day, s.today)
+    if twins:
+        said = (f"{', '.join(twins)} {'is an active hold' if len(twins) == 1 else 'are active holds'}"
+                f" on {subject.id} with the same reason and end")
+        raise NeedsConfirmation(f"{said}: nothing was added (see: pigment hold list --subject "
+                                f"{subject.id}; give --yes to add anyway)", f"{said}; add anyway?")
     hold_id = fresh_id(s.conn, "H", "SELECT 1 FROM holds WHERE id = ?1")
     s.conn.execute(
         "INSERT INTO holds (id, subject_id, reason, until, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -65,6 +74,15 @@ def add_hold(s: Session, subject_id: str, *, reason: str, until: str | None = No
     )
     s.audit("hold add", subject.id, hold=hold_id, until=until_day)
     return get_hold(s, hold_id)
+
+
+def same_active_holds(conn: sqlite3.Connection, subject_id: str, reason: str,
+                      until: str | None, today: date) -> list[str]:
+    """The ids of the subject's active holds with this reason (case and spacing ignored) and
+    this end (None: until released): the same hold entered twice."""
+    key = " ".join(reason.casefold().split())
+    return [h.id for h in holds_of(conn, subject_id, today)
+            if h.until == until and " ".join(h.reason.casefold().split()) == key]
 
 
 def get_hold(s: Session, hold_id: str) -> Hold:
@@ -99,18 +117,25 @@ def list_holds(s: Session, *, subject_id: str | None = None, include_inactive: b
 
 
 def active_holds(conn: sqlite3.Connection, today: date,
-                 subject_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
-    """subject id -> reasons erasure must wait: active holds and open subject-access requests."""
+                 subject_ids: Iterable[str] | None = None, *,
+                 answering: str | None = None) -> dict[str, list[str]]:
+    """subject id -> reasons erasure must wait: active holds, open requests (of any kind) and
+    restrictions of every purpose (Art. 18). `answering`: the id of the request the erasure answers, which never holds it back."""
     reasons: dict[str, list[str]] = {}
     ids = None if subject_ids is None else list(subject_ids)
     for sql in (
         "SELECT subject_id, 'hold ' || id || coalesce(' until ' || until, '') FROM holds "
         f"WHERE {ACTIVE_HOLD_SQL}",
-        "SELECT subject_id, 'open subject-access request ' || id FROM requests "
-        "WHERE status = 'open'",
+        "SELECT subject_id, CASE kind WHEN 'access' THEN 'open subject-access request ' "
+        "ELSE 'open ' || kind || ' request ' END || id FROM requests "
+        "WHERE status = 'open' AND id IS NOT :answering",
+        # Erasing is processing too: data restricted for every purpose is only stored (Art. 18(2)).
+        "SELECT subject_id, 'restriction ' || id || ' (UK GDPR Art. 18)' FROM restrictions "
+        "WHERE ended_at IS NULL AND purpose IS NULL",
     ):
+        params = {"today": today.isoformat(), "answering": answering}
         if ids is None:
-            rows = conn.execute(sql, {"today": today.isoformat()}).fetchall()
+            rows = conn.execute(sql, params).fetchall()
         else:
             rows = []
             for start in range(0, len(ids), 500):
@@ -118,7 +143,7 @@ def active_holds(conn: sqlite3.Connection, today: date,
                 names = {f"s{n}": sid for n, sid in enumerate(chunk)}
                 marks = ",".join(f":{name}" for name in names)
                 rows += conn.execute(f"{sql} AND subject_id IN ({marks})",
-                                     {"today": today.isoformat(), **names}).fetchall()
+                                     {**params, **names}).fetchall()
         for subject_id, reason in rows:
             reasons.setdefault(subject_id, []).append(reason)
     return reasons

@@ -11,6 +11,7 @@ from pigment_cli.errors import BadInput, NotFound, Refused
 from pigment_cli.policy.rules import item_due, subject_due
 from pigment_cli.records.consents import events_of, state_from
 from pigment_cli.records.models import Item, Subject
+from pigment_cli.records.restrictions import check_processing
 from pigment_cli.records.subjects import bump_processed, get_subject
 from pigment_cli.records.validate import check_item
 from pigment_cli.store.session import Session
@@ -44,7 +45,8 @@ def add_item(s: Session, subject_id: str, *, category: str, source: str, purpose
         basis=basis, value=value, collected=collected, processed=processed,
     )
     if basis == "consent":  # data for a consent purpose is held only while the consent stands
-        _require_consent(conn, subject.id, purpose)
+        require_consent(conn, subject.id, purpose)
+    check_processing(conn, s.policy, subject.id, purpose)  # restricted or objected to: refused
     cur = conn.execute(ITEM_INSERT, (subject.id, category, source, purpose, basis, text,
                                      collected_at, processed_at, stamp))
     bump_processed(conn, subject.id, processed_at)
@@ -53,7 +55,7 @@ def add_item(s: Session, subject_id: str, *, category: str, source: str, purpose
     return get_item(conn, item_id)
 
 
-def _require_consent(conn: sqlite3.Connection, subject_id: str, purpose: str) -> None:
+def require_consent(conn: sqlite3.Connection, subject_id: str, purpose: str) -> None:
     """Refused (exit 3) unless the subject's consent to `purpose` stands now."""
     consent = state_from(purpose, events_of(conn, subject_id, purpose))
     if not consent.granted:
@@ -81,7 +83,9 @@ def touch_item(s: Session, item_id: int, processed: str | None = None) -> Item:
     if when < item.processed_at:
         raise BadInput(f"item {item_id} was already processed later ({item.processed_at[:10]})")
     if item.basis == "consent":  # no processing for a consent purpose without the consent
-        _require_consent(conn, item.subject_id, item.purpose)
+        require_consent(conn, item.subject_id, item.purpose)
+    # A restricted record may be read, never processed again (UK GDPR Art. 18(2)).
+    check_processing(conn, s.policy, item.subject_id, item.purpose)
     conn.execute("UPDATE items SET processed_at = ? WHERE id = ?", (when, item_id))
     bump_processed(conn, item.subject_id, when)
     s.audit("item touch", item.subject_id, item=item_id)

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from pigment_cli.clock import parse_date
+from pigment_cli.errors import BadInput, NotFound
 from pigment_cli.store.session import Session
 
 EVENTS = ("rectification", "erasure", "restriction")
@@ -80,3 +82,51 @@ def notices_of(conn: sqlite3.Connection, *, subject_id: str | None = None,
         sql += " AND notified_on IS NULL"
     key = subject_id if subject_id is not None else request_id
     return [_notice(r) for r in conn.execute(sql + " ORDER BY id", (key,)).fetchall()]
+
+
+def mark_notified(s: Session, disclosure_id: int, on: str) -> list[Notice]:
+    """Record that the recipient of disclosure `disclosure_id` was told, on `on` (YYYY-MM-DD),
+    of every rectification, erasure or restriction still pending for it. BadInput (exit 2) if
+    none is pending, or if `on` is in the future or before the oldest pending notice was made.
+    Works after the subject's erasure: notices outlive their disclosures."""
+    day = parse_date(on, "--on")
+    if day > s.today:
+        raise BadInput(f"--on {day.isoformat()} is in the future (today is "
+                       f"{s.today.isoformat()})")
+    rows = s.conn.execute(f"SELECT {_COLUMNS} FROM recipient_notices WHERE disclosure_id = ? "
+                          "AND notified_on IS NULL ORDER BY id", (disclosure_id,)).fetchall()
+    if not rows:
+        told = s.conn.execute("SELECT max(notified_on) FROM recipient_notices WHERE "
+                              "disclosure_id = ?", (disclosure_id,)).fetchone()[0]
+        if told:
+            raise BadInput(f"disclosure {disclosure_id}: its recipient was already told (on "
+                           f"{told}); nothing is pending")
+        raise BadInput(f"disclosure {disclosure_id} has no recipient to tell (see: pigment "
+                       "disclosure notices SUBJECT --pending)")
+    pending = [_notice(r) for r in rows]
+    first = min(n.created_at[:10] for n in pending)
+    if day.isoformat() < first:
+        raise BadInput(f"--on {day.isoformat()} is before the change they were told of "
+                       f"({first})")
+    s.conn.execute("UPDATE recipient_notices SET notified_on = ? WHERE disclosure_id = ? AND "
+                   "notified_on IS NULL", (day.isoformat(), disclosure_id))
+    s.audit("disclosure notified", pending[0].subject_id, disclosure=disclosure_id,
+            notices=len(pending))
+    return [replace(n, notified_on=day.isoformat()) for n in pending]
+
+
+def subject_notices(s: Session, subject_id: str, *, pending_only: bool = False) -> list[Notice]:
+    """A subject's notices, oldest first, audited as `disclosure notices`. An erased subject's
+    notices are still listed (the recipients may not all have been told); an id that names
+    no subject, present or erased, is NotFound (exit 2)."""
+    key = (subject_id or "").strip().upper()
+    known = s.conn.execute("SELECT 1 FROM subjects WHERE id = ?1 UNION ALL SELECT 1 FROM "
+                           "tombstones WHERE subject_id = ?1 UNION ALL SELECT 1 FROM "
+                           "recipient_notices WHERE subject_id = ?1 LIMIT 1", (key,)).fetchone()
+    if known is None:
+        shown = key if len(key) <= 12 else "with that id"
+        raise NotFound(f"no subject {shown} (ids look like S-7K3Q9; find one with: pigment "
+                       "subject find)")
+    found = notices_of(s.conn, subject_id=key, pending_only=pending_only)
+    s.audit("disclosure notices", key, notices=len(found), pending_only=pending_only)
+    return found

@@ -10,7 +10,12 @@ What replay matches on:
   match an item only if it was added before the erasure;
 - a withdrawal: the subject and purpose (for a specific consent, the keyed hash of the recipient),
   unless the restored ledger already holds it or a later event;
-- a suppression or its lifting: the email's keyed hash.
+- a suppression or its lifting: the email's keyed hash;
+- a restriction, or its lifting: the subject, the purpose (or every purpose) and the time it
+  began; an objection: the subject, the purpose and its time (their free text is never
+  journalled: a replayed restriction has no reason);
+- an item's corrected facts (category, source, purpose, basis, collection date): the item id,
+  its subject and the fingerprint it had before the correction.
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ from typing import Any
 
 from pigment_cli.policy import WRITTEN_CHANNELS
 from pigment_cli.records.consents import ConsentEvent, events_of, standing_grants
-from pigment_cli.records.erasure import ErasureBatch, ItemRef, erase_items, erase_subject
+from pigment_cli.records.erasure import (
+    ErasureBatch,
+    ItemRef,
+    erase_items,
+    erase_subject,
+    item_fingerprint,
+)
 from pigment_cli.records.suppression import hmac_with, suppression_key
 from pigment_cli.store import audit
 
@@ -35,7 +46,9 @@ class ReplayResult:
     withdrawals: int = 0
     suppressions: int = 0
     unsuppressions: int = 0
+    restrictions: int = 0  # restrictions begun or lifted, and objections, since the backup
     tombstoned: int = 0  # subjects erased after the backup and never in it: ids kept taken
+    item_corrections: int = 0  # items' corrected facts (category, dates...) redone
     rectifications: list[dict[str, Any]] = field(default_factory=list)
     max_item_id: int = 0
 
@@ -45,6 +58,8 @@ class ReplayResult:
             "replayed_withdrawals": self.withdrawals,
             "replayed_suppressions": self.suppressions,
             "replayed_unsuppressions": self.unsuppressions, "tombstoned": self.tombstoned,
+            "replayed_restrictions": self.restrictions,
+            "replayed_item_corrections": self.item_corrections,
             "redo_rectifications": self.rectifications,
         }
 
@@ -80,6 +95,10 @@ def replay(conn: sqlite3.Connection, entries: list[dict[str, Any]], *, stamp: st
                 conn.execute("DELETE FROM suppression WHERE email_hmac = ?", (key,))
         elif scope == "rectification":
             _rectification(conn, entry, rectified)
+        elif scope == "item_facts":
+            result.item_corrections += _item_facts(conn, entry)
+        elif scope in ("restriction", "unrestriction", "objection"):
+            result.restrictions += _restriction(conn, entry, stamp=stamp, actor=actor)
     batch.flush(conn)
     for key, before in suppressed_before.items():
         after = conn.execute("SELECT 1 FROM suppression WHERE email_hmac = ?",
@@ -183,3 +202,62 @@ def _rectification(conn: sqlite3.Connection, entry: dict[str, Any],
     listed = rectified.setdefault(subject_id, {"subject_id": subject_id, "fields": [], "at": at})
     listed["fields"] = sorted(set(listed["fields"]) | {str(f) for f in entry["fields"]})
     listed["at"] = max(listed["at"], at)
+
+
+ITEM_FACTS = ("category", "source", "purpose", "basis", "collected_at")
+
+
+def _item_facts(conn: sqlite3.Connection, entry: dict[str, Any]) -> int:
+    """Redo a correction of an item's facts, on the item it was made on only (its fingerprint
+    before the correction matches): later lines (its erasure) then find it as they name it."""
+    item, subject_id = int(entry["item"]), str(entry["subject_id"])
+    row = conn.execute("SELECT category, created_at, collected_at FROM items WHERE id = ? AND "
+                       "subject_id = ?", (item, subject_id)).fetchone()
+    if row is None or item_fingerprint(item, subject_id, *row) != entry["fingerprint"]:
+        return 0  # not in the backup, erased since, already corrected, or another item
+    now = conn.execute(f"SELECT {', '.join(ITEM_FACTS)} FROM items WHERE id = ?",
+                       (item,)).fetchone()
+    facts = {k: str(entry[k]) for k in ITEM_FACTS if entry.get(k) is not None}
+    facts = {k: v for k, v in facts.items() if now[ITEM_FACTS.index(k)] != v}
+    if not facts:
+        return 0  # the restored store already holds them
+    conn.execute(f"UPDATE items SET {', '.join(f'{k} = ?' for k in facts)} WHERE id = ?",
+                 (*facts.values(), item))
+    return 1
+
+
+def _restriction(conn: sqlite3.Connection, entry: dict[str, Any], *, stamp: str,
+                 actor: str) -> int:
+    """A restriction begun or lifted, or an objection, that the restored store does not hold
+    (its subject is there): done again. Returns 1 if it was."""
+    scope, subject_id, purpose = str(entry["scope"]), str(entry["subject_id"]), entry["purpose"]
+    if conn.execute("SELECT 1 FROM subjects WHERE id = ?", (subject_id,)).fetchone() is None:
+        return 0  # not in the backup, or erased by an earlier line
+    request = entry.get("request_id")
+    if scope == "objection":
+        if conn.execute("SELECT 1 FROM objections WHERE subject_id = ? AND purpose = ? AND at = ?",
+                        (subject_id, purpose, entry["at"])).fetchone() is not None:
+            return 0
+        made = conn.execute("INSERT INTO objections (subject_id, purpose, request_id, at) "
+                            "VALUES (?, ?, ?, ?)", (subject_id, purpose, request, entry["at"]))
+        audit.record(conn, at=stamp, actor=actor, command=f"{REPLAY}: object",
+                     subject_id=subject_id, objection=made.lastrowid, purpose=purpose)
+        return 1
+    row = conn.execute("SELECT id, ended_at FROM restrictions WHERE subject_id = ? AND "
+                       "purpose IS ? AND started_at = ?",
+                       (subject_id, purpose, entry["started_at"])).fetchone()
+    if scope == "restriction":
+        if row is not None:
+            return 0
+        made = conn.execute("INSERT INTO restrictions (subject_id, purpose, request_id, "
+                            "started_at) VALUES (?, ?, ?, ?)",
+                            (subject_id, purpose, request, entry["started_at"]))
+        audit.record(conn, at=stamp, actor=actor, command=f"{REPLAY}: restrict",
+                     subject_id=subject_id, restriction=made.lastrowid, purpose=purpose)
+        return 1
+    if row is None or row[1] is not None:
+        return 0  # never restricted in this store, or already lifted
+    conn.execute("UPDATE restrictions SET ended_at = ? WHERE id = ?", (entry["at"], row[0]))
+    audit.record(conn, at=stamp, actor=actor, command=f"{REPLAY}: unrestrict",
+                 subject_id=subject_id, restriction=row[0], purpose=purpose)
+    return 1

@@ -214,7 +214,7 @@ def sources_report(conn: sqlite3.Connection, policy: Policy, start: date, end: d
 
 def requests_report(conn: sqlite3.Connection, policy: Policy, start: date, end: date,
                     today: date) -> Report:
-    """Subject-access requests by month received: answered on time, late, still open."""
+    """Requests of every kind by month received: answered on time, late, still open."""
     months = _months(start, end)
     grid = {m: [0, 0, 0] for m in months}  # on time, late, open: they add up to those received
     days: list[int] = []
@@ -231,7 +231,7 @@ def requests_report(conn: sqlite3.Connection, policy: Policy, start: date, end: 
             grid[month][2] += 1
     rows = [(m, grid[m]) for m in months]
     median = statistics.median(days) if days else None
-    return Report("requests", f"Subject-access requests by month received ({start.isoformat()} to "
+    return Report("requests", f"Requests (every kind) by month received ({start.isoformat()} to "
                   f"{end.isoformat()})", "month",
                   ["answered on time", "answered late", "still open"], rows,
                   total_label="received",

@@ -11,6 +11,7 @@ from pigment_cli.policy import Policy
 from pigment_cli.policy.rules import item_due, subject_due
 from pigment_cli.records.consents import consent_counts
 from pigment_cli.records.holds import count_active
+from pigment_cli.records.restrictions import count_restricted
 from pigment_cli.retention.plan import plan as retention_plan
 from pigment_cli.retention.sweep import last_sweep
 from pigment_cli.rights.requests import request_views
@@ -61,8 +62,9 @@ def status(s: Session) -> dict[str, Any]:
         "requests": {
             "open": len(open_requests),
             "overdue": sum(v.overdue for v in open_requests),
-            "list": [{"id": v.id, "subject_id": v.subject_id, "status": v.status,
-                      "due": v.due, "days_left": v.days_left, "overdue": v.overdue}
+            "list": [{"id": v.id, "kind": v.kind, "subject_id": v.subject_id,
+                      "status": v.status, "due": v.due, "days_left": v.days_left,
+                      "overdue": v.overdue}
                      for v in sorted(open_requests, key=lambda v: v.due)],
         },
         "retention": {
@@ -72,6 +74,7 @@ def status(s: Session) -> dict[str, Any]:
             "last_sweep": last_sweep(conn),
         },
         "holds": count_active(conn, today),
+        "restricted_subjects": count_restricted(conn),
         "consents": {
             purpose: {**c, "rate": round(100 * c["granted"] / subjects, 1) if subjects else 0.0}
             for purpose, c in consents.items()

@@ -25,6 +25,7 @@ from pigment_cli.retention.plan import (
     consent_withdrawn,
     plan,
 )
+from pigment_cli.rights.requests import sweep_closed
 from pigment_cli.store import audit
 from pigment_cli.store.tx import transaction
 
@@ -39,6 +40,7 @@ class SweepResult:
     applied: bool
     erased_subjects: int = 0
     erased_items: int = 0
+    erased_requests: int = 0  # closed requests of people no longer in the store, kept long enough
     held: list[Held] = field(default_factory=list)
     errors: int = 0
     duration_s: float = 0.0
@@ -57,6 +59,7 @@ class SweepResult:
         return {
             "as_of": self.as_of, "applied": self.applied,
             "erased_subjects": self.erased_subjects, "erased_items": self.erased_items,
+            "erased_requests": self.erased_requests,
             "held": len(held), "held_subjects": held, "errors": self.errors,
             "duration_s": round(self.duration_s, 3), "checkpointed": self.checkpointed,
         }
@@ -73,6 +76,8 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
     result = SweepResult(as_of.isoformat(), apply, held=list(the_plan.held))
     if not apply:
         result.erased_subjects, result.erased_items = len(the_plan.subjects), len(the_plan.items)
+        result.erased_requests = sweep_closed(conn, policy, as_of, stamp=stamp, actor=actor,
+                                              apply=False)
         result.duration_s = clock() - started
         return result
     with transaction(conn):
@@ -150,6 +155,9 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
                 conn, policy, item, processed, as_of):
             result.erased_items += erase_items(conn, [item], stamp=stamp, actor=actor,
                                                command="retention sweep", batch=batch)
+    with transaction(conn):
+        result.erased_requests = sweep_closed(conn, policy, as_of, stamp=stamp, actor=actor,
+                                              apply=True)
     result.duration_s = clock() - started
     with transaction(conn):
         conn.execute(

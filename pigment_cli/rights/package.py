@@ -28,10 +28,18 @@ from pigment_cli.files import (
 )
 from pigment_cli.policy import Policy
 from pigment_cli.policy.rules import subject_due
+from pigment_cli.records.answers import check_answerable, record_answer, request_row
 from pigment_cli.records.consents import events_of, state_from
 from pigment_cli.records.items import items_with_due
+from pigment_cli.records.restrictions import objections_of, restrictions_of
 from pigment_cli.records.subjects import get_subject
-from pigment_cli.rights.requests import RequestView, close, holds_health_data, requests_of
+from pigment_cli.rights.requests import (
+    KIND_WORDS,
+    RequestView,
+    close,
+    holds_health_data,
+    requests_of,
+)
 from pigment_cli.store.own import own_files
 from pigment_cli.store.session import Session
 
@@ -39,9 +47,10 @@ SCHEMA_VERSION = 1
 CSV_TYPES = ("subject", "items", "consents", "disclosures", "requests")
 _ITEM_CSV = ("id", "category", "source", "purpose", "basis", "value", "collected_at",
              "processed_at", "erasure_due")
-_REQUEST_CSV = ("id", "channel", "status", "received_on", "id_verified_on", "fee_received_on",
-                "start", "due", "extended", "extended_on", "extension_reason", "paused_days",
-                "pauses", "reviewed_on", "review_outcome", "closed_on")
+_REQUEST_CSV = ("id", "kind", "channel", "status", "received_on", "id_verified_on",
+                "fee_received_on", "start", "due", "extended", "extended_on", "extension_reason",
+                "paused_days", "pauses", "reviewed_on", "review_outcome", "closed_on", "outcome")
+_VOID_COLUMNS = ("voided_at", "void_reason")
 # Internal to the clinic: the reviewer's name and opinion are left for a human to release.
 _INTERNAL_REQUEST_FIELDS = ("reviewer", "note")
 HEALTH_NOTE = (
@@ -70,8 +79,15 @@ def _table_rows(conn: sqlite3.Connection, table: str,
     return columns, [dict(r) for r in rows]
 
 
+def _request_words(kind: str) -> str:
+    words = KIND_WORDS.get(kind, kind)
+    return words[0].upper() + words[1:]
+
+
 def _public_request(view: RequestView) -> dict[str, Any]:
     out = view.to_dict()
+    for internal in ("actions", "notices", "to_be_told", "internal_target"):
+        out.pop(internal, None)  # the clinic's working notes on how it answered
     if out.get("review"):
         out["review"] = {k: v for k, v in out["review"].items()
                          if k not in _INTERNAL_REQUEST_FIELDS}
@@ -85,6 +101,10 @@ def collect(s: Session, subject_id: str) -> dict[str, Any]:
     items = [i.to_dict() for i in items_with_due(s, subject)]
     consent_columns, consents = _table_rows(conn, "consent_events", subject.id)
     disclosure_columns, disclosures = _table_rows(conn, "disclosures", subject.id)
+    # A disclosure voided as recorded by mistake (twice) names no recipient: it is left out.
+    disclosures = [{k: v for k, v in d.items() if k not in _VOID_COLUMNS}
+                   for d in disclosures if not d.get("voided_at")]
+    disclosure_columns = [c for c in disclosure_columns if c not in _VOID_COLUMNS]
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": s.stamp + "Z",
@@ -100,6 +120,9 @@ def collect(s: Session, subject_id: str) -> dict[str, Any]:
         "consents": consents,
         "disclosures": disclosures,
         "requests": [_public_request(v) for v in requests_of(s, subject.id)],
+        # Restriction never blocks the person's own access (UK GDPR Art. 15, 18): it is listed.
+        "restrictions": [r.to_dict() for r in restrictions_of(conn, subject.id)],
+        "objections": [o.to_dict() for o in objections_of(conn, subject.id)],
         "flags": {
             "health_data": holds_health_data(s, subject.id),
             "third_party_data_check": True,
@@ -180,7 +203,12 @@ def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
         "disclosures": disclosures,
         "recipient_types": [{"key": k, "label": _label(policy, "recipient_types", k)}
                             for k in policy.keys("recipient_types")],
-        "requests": data["requests"],
+        "requests": [{**r, "kind_words": _request_words(r["kind"])} for r in data["requests"]],
+        "restrictions": [{**r, "purpose_label": _label(policy, "purposes", r["purpose"])
+                          if r["purpose"] else None}
+                         for r in data.get("restrictions", []) if r["active"]],
+        "objections": [{**o, "purpose_label": _label(policy, "purposes", o["purpose"])}
+                       for o in data.get("objections", [])],
         "retention_default": policy.retention_label(),
         "not_from_subject": list(not_from_subject.values()),
         "health_note": HEALTH_NOTE if data["flags"]["health_data"] else None,
@@ -296,7 +324,7 @@ def _write_zip(out: Path, files: dict[str, bytes], generated_at: str) -> None:
 
 
 def export_package(s: Session, subject_id: str, out: Path, *, zip_: bool = False,
-                   request_id: str | None = None) -> dict[str, Any]:
+                   request_id: str | None = None, answers: bool = True) -> dict[str, Any]:
     """Write the subject-access package to `out` (a new directory, or a new zip file with `zip_`
     or when `out` ends in `.zip`).
 
@@ -307,10 +335,14 @@ def export_package(s: Session, subject_id: str, out: Path, *, zip_: bool = False
     zip_ = zip_ or out.suffix.lower() == ".zip"  # never a directory named like a zip file
     refuse_own_file(out, own_files(s.path) if s.path else [])
     _refuse_existing(out)
+    if request_id and answers:
+        check_answerable(s.conn, request_id, get_subject(s.conn, subject_id).id, "export")
     files, data = package_files(s, subject_id)
     detail: dict[str, Any] = {"files": len(files), "zip": zip_}
     if request_id:
-        detail["request"] = request_id
+        detail["request"] = request_id.strip().upper()
+        if answers:
+            record_answer(s, request_id, data["subject"]["id"], "export", files=len(files))
     # Recorded first: a package never exists without its audit entry, even if the run is killed
     # the moment it appears (one that fails after this leaves the entry, and no package).
     s.audit("sar export", data["subject"]["id"], **detail)
@@ -331,6 +363,13 @@ def export_package(s: Session, subject_id: str, out: Path, *, zip_: bool = False
 def close_and_export(s: Session, request_id: str, out: Path, *, on: str | None = None,
                      zip_: bool = False) -> tuple[RequestView, dict[str, Any]]:
     """Close a request and write its access package, in one transaction."""
-    view = close(s, request_id, on=on, exported=True)
-    package = export_package(s, view.subject_id, out, zip_=zip_, request_id=view.id)
+    row = request_row(s.conn, request_id)
+    if row["subject_id"] is None:
+        raise BadInput(f"request {row['id']} is from someone the clinic holds nothing on: there "
+                       "is no package to write (answer it with: pigment request letter "
+                       f"{row['id']} --template nothing-held)")
+    record_answer(s, row["id"], row["subject_id"], "export", closing=True)
+    view = close(s, row["id"], on=on, exported=True)
+    package = export_package(s, row["subject_id"], out, zip_=zip_, request_id=view.id,
+                             answers=False)
     return view, package

@@ -13,7 +13,13 @@ One JSON object a line; `scope` says what it records:
   recipient a specific consent named, never the name);
 - `suppression` / `unsuppression`: an email's keyed hash put on or taken off the suppression list;
 - `rectification`: the names of the fields rectified on a subject (never the new values: a
-  restore lists these for a person to redo).
+  restore lists these for a person to redo);
+- `restriction` / `unrestriction`: a restriction of processing (Art. 18) begun or lifted
+  (`purpose`, None for every purpose; `started_at` names it; never its reason);
+- `objection`: an objection to a purpose (Art. 21) recorded;
+- `item_facts`: an item's category, source, purpose, basis or collection date corrected (keys
+  and a date, never its value), with the fingerprint it had before (`fingerprint`), so a replay
+  redoes the correction on that item and a later erasure of it still finds it.
 """
 
 from __future__ import annotations
@@ -36,6 +42,10 @@ SCOPES: dict[str, tuple[str, ...]] = {
     "suppression": ("email_hmac", "at"),
     "unsuppression": ("email_hmac", "at"),
     "rectification": ("subject_id", "fields", "at"),
+    "restriction": ("subject_id", "purpose", "started_at", "at"),
+    "unrestriction": ("subject_id", "purpose", "started_at", "at"),
+    "objection": ("subject_id", "purpose", "at"),
+    "item_facts": ("subject_id", "item", "fingerprint", "at"),
 }
 
 

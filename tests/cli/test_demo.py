@@ -86,3 +86,23 @@ def test_demo_dates_count_back_from_as_of(cli, db: Path) -> None:
     finally:
         conn.close()
     assert newest[:10] <= "2020-06-30" and oldest[:4] >= "2010"
+
+
+def test_make_demos_seed_script_loads_the_example_clinic(tmp_path: Path) -> None:
+    """What `make demo` runs (on the real clock): the example clinic must keep loading as the
+    rules tighten (it broke once when purposes began to list their categories)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    db = tmp_path / "demo.db"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PIGMENT_ACTOR": "demo"}
+    run = [sys.executable, "-m", "pigment_cli", "init", "--db", str(db), "--policy",
+           str(root / "examples" / "policy.toml")]
+    assert subprocess.run(run, env=env, capture_output=True).returncode == 0
+    seeded = subprocess.run([sys.executable, str(root / "examples" / "seed_demo.py"), "--db",
+                             str(db)], env=env, capture_output=True, text=True)
+    assert seeded.returncode == 0, seeded.stderr[-2000:]
+    assert re.fullmatch(r"S-[0-9A-Z]{5}\n", seeded.stdout)
+    kinds = {r[0] for r in sqlite3.connect(db).execute("SELECT kind FROM requests")}
+    assert kinds == {"access", "rectification", "complaint"}

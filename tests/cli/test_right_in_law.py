@@ -59,7 +59,7 @@ def test_an_access_request_and_its_steps_do_not_move_the_clock(cli, store: Path)
     cli.ok("sar", "resume", rid, "--on", "2026-11-23")
     cli.ok("sar", "extend", rid, "--reason", "complex", "--on", "2026-11-24")
     cli.ok("sar", "review", rid, "--by", "Dr Reviewer", "--outcome", "release", "--note", "ok")
-    cli.ok("sar", "close", rid)
+    cli.ok("sar", "close", rid, "--outcome", "withdrawn")
     assert _due(cli, sid) == "2026-12-05"
 
 

@@ -116,7 +116,7 @@ def test_open_in_the_future_or_with_an_unknown_channel(cli, subject_id: str) -> 
 
 def test_closing_twice_is_exit_2(cli, subject_id: str) -> None:
     rid = _open(cli, subject_id, "2026-11-10")
-    cli.ok("sar", "close", rid, "--on", "2026-11-24")
+    cli.ok("sar", "close", rid, "--on", "2026-11-24", "--outcome", "withdrawn")
     result = cli("sar", "close", rid)
     assert result.exit_code == ExitCode.BAD_INPUT and "closed on 2026-11-24" in result.stderr
 
@@ -142,14 +142,14 @@ def test_close_is_refused_without_a_review_when_health_data_is_held(cli, subject
     assert not (tmp_path / "pkg").exists()
     assert cli.json("sar", "show", rid)["status"] == "open"
     cli.ok("sar", "review", rid, "--by", "Dr Shah", "--outcome", "release", "--note", "fine")
-    cli.ok("sar", "close", rid)
+    cli.ok("sar", "close", rid, "--export", str(tmp_path / "after-review"))
 
 
-def test_close_without_health_data_needs_no_review(cli, subject_id: str) -> None:
+def test_close_without_health_data_needs_no_review(cli, subject_id: str, tmp_path: Path) -> None:
     cli.ok("item", "add", subject_id, "--category", "contact", "--source", "form",
            "--purpose", "care", "--value", "1 Test Street")
     rid = _open(cli, subject_id, "2026-11-10")
-    cli.ok("sar", "close", rid)
+    cli.ok("sar", "close", rid, "--export", str(tmp_path / "pkg"))
 
 
 def test_close_with_export_refuses_an_existing_directory_and_stays_open(cli, subject_id: str,
@@ -177,7 +177,7 @@ def test_list_overdue_exit_codes_follow_as_of(cli, subject_id: str) -> None:
     assert cli("sar", "list", "--overdue").exit_code == ExitCode.OK
     cli.ok("sar", "resume", rid, "--on", "2026-11-20")  # 2 paused days: due 24 Nov
     assert cli("sar", "list", "--overdue").exit_code == ExitCode.CHECK_FAILED
-    cli.ok("sar", "close", rid)
+    cli.ok("sar", "close", rid, "--outcome", "withdrawn")
     assert cli("sar", "list", "--overdue").exit_code == ExitCode.OK
 
 
@@ -185,12 +185,14 @@ def test_list_open_and_due_within(cli, subject_id: str) -> None:
     soon = _open(cli, subject_id, "2026-10-30")  # due 30 Nov 2026
     later = _open(cli, subject_id, "2026-11-20")  # due 21 Dec 2026
     closed = _open(cli, subject_id, "2026-11-01")
-    cli.ok("sar", "close", closed)
-    assert [v["id"] for v in cli.json("sar", "list", "--due-within", "7d")] == [soon]
-    assert [v["id"] for v in cli.json("sar", "list", "--due-within", "4w")] == [soon, later]
+    cli.ok("sar", "close", closed, "--outcome", "withdrawn")
+    assert [v["id"] for v in _due_within(cli, "7d")] == [soon]
+    assert [v["id"] for v in _due_within(cli, "4w")] == [soon, later]
     assert [v["id"] for v in cli.json("sar", "list", "--open")] == [soon, later]
     assert len(cli.json("sar", "list")) == 3
-    within = cli.json("sar", "list", "--due-within", "7", "--as-of", "2026-12-15")
+    within = _due_within(cli, "7", "--as-of", "2026-12-15")
+    # nothing due within a day: exit 0, for the morning cron line
+    assert cli("sar", "list", "--due-within", "1d").exit_code == ExitCode.OK
     assert [v["id"] for v in within] == [soon, later]
 
 
@@ -200,7 +202,7 @@ def test_open_request_blocks_erasure_query(cli, subject_id: str, db: Path) -> No
     rid = _open(cli, subject_id, "2026-11-02")
     conn = sqlite3.connect(db)
     assert open_request_subjects(conn) == {subject_id} and has_open_request(conn, subject_id)
-    cli.ok("sar", "close", rid)
+    cli.ok("sar", "close", rid, "--outcome", "withdrawn")
     assert open_request_subjects(conn) == set() and not has_open_request(conn, subject_id)
 
 
@@ -237,68 +239,12 @@ def test_list_shows_open_requests_by_due_date_then_closed_ones_by_due_date(cli, 
     paused = _open(cli, subject_id, "2026-11-02")  # due 2 Dec 2026, + paused days
     cli.ok("sar", "pause", paused, "--reason", "r", "--on", "2026-11-24")
     for rid in (closed_late, closed_early):
-        cli.ok("sar", "close", rid)
+        cli.ok("sar", "close", rid, "--outcome", "withdrawn")
     order = [v["id"] for v in cli.json("sar", "list")]
     assert order == [open_early, paused, open_late, closed_early, closed_late]
     table = cli.ok("sar", "list").stdout
     assert [table.index(r) for r in order] == sorted(table.index(r) for r in order)
     assert "then closed ones by due date" in " ".join(cli.ok("sar", "list", "--help").stdout.split())
-
-
-def _readme_section(title: str) -> str:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    start = readme.index(f"\n## {title}\n")
-    end = readme.find("\n## ", start + 1)
-    return readme[start:end if end > 0 else None]
-
-
-def test_readme_sar_examples_run_in_order_on_a_fresh_store(cli, store: Path, tmp_path: Path) -> None:
-    """Every command of the README's subject-access section, in order, on 2026-11-25: the
-    placeholders S-7K3Q9 and R-4MX2P stand for the ids `subject add` and `sar open` print."""
-    import shlex
-
-    section = _readme_section("Subject-access requests")
-    lines = []
-    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
-        lines += block.replace("\\\n", " ").splitlines()
-    home = tmp_path / "home"
-    home.mkdir()
-    ids: dict[str, str] = {}
-    ran = 0
-    for line in lines:
-        args = shlex.split(line, comments=True)
-        if not args:
-            continue
-        args = [a.replace("~", str(home)) for a in args]
-        if args[0] == "mkdir":
-            (home / "sar").mkdir()
-            assert args[1:] == ["-p", str(home / "sar")], line
-            continue
-        assert args[0] == "pigment", line
-        args = [ids.get(a, a) for a in args[1:]]
-        if "--overdue" in args and "--as-of" in args:
-            result = cli(*args)  # a check: exit 1 only if something is overdue then
-            assert result.exit_code == ExitCode.OK, (line, result.stderr)
-        else:
-            result = cli.ok(*args)
-        ran += 1
-        said = line.partition("#")[2].strip()
-        if args[:2] == ["subject", "add"]:
-            ids["S-7K3Q9"] = result.stdout.strip()
-        elif args[:2] == ["sar", "open"]:
-            rid, due = result.stdout.split()
-            ids["R-4MX2P"] = rid
-            assert said == f"prints: R-4MX2P {due}", line
-        elif said.startswith("prints "):
-            assert result.stdout.strip() == said.split()[1], line
-    assert ran >= 20 and set(ids) == {"S-7K3Q9", "R-4MX2P"}
-    assert (home / "sar" / "R-4MX2P").is_dir() and (home / "sar" / "S-7K3Q9").is_dir()
-    assert (home / "sar" / "S-7K3Q9.zip").is_file()
-    view = cli.json("sar", "show", ids["R-4MX2P"])
-    assert view["status"] == "closed" and view["paused_days"] == 4 and view["extended"]
-
-
-# --- sar deadline -----------------------------------------------------------------------------
 
 
 def test_deadline_names_a_malformed_date_as_the_user_sees_it(cli) -> None:
@@ -671,3 +617,11 @@ def test_a_disclosure_is_explained_by_its_purpose_key_or_the_law_cited(cli, subj
     label = default_policy().label("purposes", "medical_referral")
     assert f"{label} <span class=\"muted\">(medical_referral)</span>" in lab
     assert "Required by law" not in lab
+
+
+def _due_within(cli, *args: str) -> list[dict]:
+    """`sar list --due-within`: exit 1 when anything matches (cron warns a week ahead)."""
+    result = cli("sar", "list", "--due-within", *args, "--json")
+    assert result.exit_code == ExitCode.CHECK_FAILED, (result.exit_code, result.stderr)
+    assert "due within" in result.stderr
+    return json.loads(result.stdout)

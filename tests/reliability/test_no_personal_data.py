@@ -67,8 +67,15 @@ def test_markers_stay_where_they_belong(cli, store: Path, tmp_path: Path, monkey
     run(ok, "sar", "extend", request_id, "--reason", m["extension"])
     run(ok, "sar", "review", request_id, "--by", m["reviewer"], "--outcome", "release", "--note", m["note"])
     export = tmp_path / "export-out"
-    run(ok, "sar", "export", sid, "--out", str(export))
+    run(ok, "sar", "export", sid, "--out", str(export), "--request", request_id)
     run(ok, "sar", "close", request_id, "--on", "2026-11-20")
+    # Every other kind of request, and the letters: no personal value in the audit trail.
+    complaint = json.loads(run(ok, "request", "open", sid, "--kind", "complaint", "--received",
+                               "2026-11-02", "--note", m["note"] + " complaint", "--json"))["id"]
+    run(ok, "request", "letter", complaint, "--template", "acknowledgement")
+    run(ok, "request", "acknowledge", complaint, "--on", "2026-11-03")
+    run(ok, "request", "close", complaint, "--outcome", "not-upheld", "--reason",
+        m["note"] + " outcome")
     run(ok, "subject", "update", sid, "--email", m["email"].upper(), "--address", m["address"] + " B")
     for args in (["subject", "show", sid], ["subject", "find", "Qzname"], ["subject", "list"],
                  ["item", "list", sid], ["consent", "status", sid], ["consent", "history", sid],

@@ -140,7 +140,7 @@ def test_impossible_steps_are_bad_input(store: Path, person: str, step, message:
 def test_steps_on_a_closed_request_are_bad_input(store: Path, person: str) -> None:
     rid = _open(store, person, "2026-11-10", "2026-11-10").id
     with domain(store) as s:
-        view = sar.close(s, rid, on="2026-11-20")
+        view = sar.close(s, rid, on="2026-11-20", outcome="withdrawn")
     assert view.status == "closed" and view.days_left is None
     with domain(store) as s:
         assert not sar.has_open_request(s.conn, person)
@@ -175,7 +175,7 @@ def test_close_needs_a_review_when_health_data_is_held(store: Path, person: str)
             sar.close(s, rid)
     with domain(store) as s:
         sar.review(s, rid, by="Dr Shah", outcome="withhold-part", note="one letter held back")
-        view = sar.close(s, rid)
+        view = sar.close(s, rid, exported=True)
     assert view.status == "closed" and view.review is not None
     assert view.review.outcome == "withhold-part"
 
@@ -206,7 +206,7 @@ def test_steps_never_move_the_clock_and_audit_ids_only(store: Path, person: str)
         sar.resume(s, rid, on="2026-02-04")
         sar.extend(s, rid, reason="SECRET-EXTENSION")
         sar.review(s, rid, by="SECRET-REVIEWER", outcome="release", note="SECRET-NOTE")
-        sar.close(s, rid)
+        sar.close(s, rid, exported=True)
         assert get_subject(s.conn, person).last_processed_at == before  # UK GDPR Art. 5(1)(e)
     conn = sqlite3.connect(store)
     rows = conn.execute("SELECT command, subject_id, detail FROM audit WHERE command LIKE 'sar %'"
@@ -226,7 +226,7 @@ def test_list_filters_and_orders_by_due_date(store: Path, person: str) -> None:
         assert [v.id for v in sar.list_requests(s)] == [late, soon, later]
         assert [v.id for v in sar.list_requests(s, overdue_only=True)] == [late]
         assert [v.id for v in sar.list_requests(s, due_within=7)] == [late, soon]
-        sar.close(s, late)
+        sar.close(s, late, outcome="withdrawn")
         assert [v.id for v in sar.list_requests(s, open_only=True)] == [soon, later]
         assert [v.id for v in sar.list_requests(s)] == [soon, later, late]
 

@@ -1,0 +1,117 @@
+"""Objection (UK GDPR Art. 21): what objecting to one purpose does, by the purpose's basis.
+
+- Direct marketing (a purpose the policy marks `direct_marketing`) is absolute (Art. 21(2)-(3)):
+  its consent is withdrawn at once and the email goes on the suppression list for good. A later,
+  freely given consent can still be recorded (the person changed their mind), but every audience
+  leaves the email out until `consent unsuppress`, which needs a written consent given after it.
+- Legitimate interests or a public task (Art. 21(1)): the objection is recorded and the purpose
+  stops for the subject (no new data, no disclosure, no audience: `records.restrictions`).
+- Any other consent purpose: objecting is withdrawing the consent, and the objection is recorded.
+- Contract, legal obligation, vital interests: there is no right to object; Refused (the person
+  may ask for erasure or restriction instead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pigment_cli.errors import BadInput, Refused
+from pigment_cli.records.answers import record_answer
+from pigment_cli.records.consents import EventResult, events_of, require_channel, withdraw
+from pigment_cli.records.restrictions import (
+    OBJECTABLE_BASES,
+    Objection,
+    check_request,
+    insert_objection,
+    latest_objection,
+)
+from pigment_cli.records.subjects import get_subject
+from pigment_cli.records.suppression import is_suppressed, suppress_email
+from pigment_cli.store.session import Session
+
+DIRECT_MARKETING, CONSENT = "direct_marketing", "consent"
+_BASIS_NAMES = {"contract": "the treatment contract", "legal_obligation": "a legal obligation",
+                "vital_interests": "vital interests"}
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    """What an objection did. `ground`: direct_marketing, legitimate_interests, public_task or
+    consent (see the module's docstring)."""
+
+    objection: Objection
+    ground: str
+    withdrawal: EventResult | None = None
+    suppressed: bool = False  # the email is on the suppression list (now, or already was)
+    no_email: bool = False  # direct marketing to someone with no email: nothing to suppress
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"objection": self.objection.to_dict(), "ground": self.ground,
+                "consent_withdrawn": bool(self.withdrawal and self.withdrawal.recorded),
+                "erased_items": self.withdrawal.erased_items if self.withdrawal else 0,
+                "kept_by": list(self.withdrawal.kept_by) if self.withdrawal else [],
+                "suppressed": self.suppressed}
+
+
+def ground_of(s: Session, purpose: str) -> str:
+    """Which rule of Art. 21 an objection to `purpose` falls under; Refused if none does."""
+    found = s.policy.purpose(purpose)  # BadInput listing the policy's purposes
+    if found.direct_marketing:
+        return DIRECT_MARKETING
+    if found.basis in OBJECTABLE_BASES:
+        return found.basis
+    if found.rests_on_consent:
+        return CONSENT
+    on = _BASIS_NAMES.get(found.basis, f"the basis {found.basis!r}")
+    raise Refused(
+        f"refused: {purpose!r} rests on {on}, and UK GDPR Art. 21 gives a right to object only to "
+        "processing on legitimate interests or a public task, and to direct marketing; the person "
+        "may ask for erasure (pigment erase) or restriction (pigment restrict) instead. Nothing "
+        "was recorded.")
+
+
+def _already(s: Session, subject_id: str, email: str | None, purpose: str,
+             ground: str) -> Objection | None:
+    """The earlier objection that still has its full effect, if any (objecting again changes
+    nothing): one to a legitimate-interests purpose always; one to a consent purpose while no
+    consent was given after it and, for direct marketing, the email is still suppressed."""
+    earlier = latest_objection(s.conn, subject_id, purpose)
+    if earlier is None:
+        return None
+    if ground in OBJECTABLE_BASES:
+        return earlier
+    if s.policy.purpose(purpose).rests_on_consent and any(
+            e.action == "grant" and e.at > earlier.at for e in events_of(s.conn, subject_id,
+                                                                          purpose)):
+        return None  # consented again since: this objection withdraws that consent
+    if ground == DIRECT_MARKETING and email and not is_suppressed(s.conn, email):
+        return None  # taken off the suppression list since
+    return earlier
+
+
+def object_to(s: Session, subject_id: str, purpose: str, *, via: str = "email",
+              request_id: str | None = None) -> ObjectResult:
+    """Record the subject's objection to `purpose` and do what it requires (module docstring).
+    `via` is the channel recorded on the consent withdrawal it makes."""
+    subject = get_subject(s.conn, subject_id)
+    key = purpose.strip()
+    ground = ground_of(s, key)
+    require_channel(via)
+    request = check_request(s, request_id, subject.id, "object", key)
+    earlier = _already(s, subject.id, subject.email, key, ground)
+    if earlier is not None:
+        raise BadInput(f"{subject.id} already objected to {key!r} on {earlier.at[:10]} "
+                       f"(objection {earlier.id}), and it still stands; nothing to do")
+    withdrawal = None
+    if s.policy.purpose(key).rests_on_consent:
+        withdrawal = withdraw(s, subject.id, key, via=via)  # Art. 7(3): data held for it goes
+    if ground == DIRECT_MARKETING:
+        suppress_email(s.conn, subject.email, s.stamp)  # for good (Art. 21(3))
+    objection = insert_objection(s, subject.id, key, request)
+    record_answer(s, request, subject.id, "object", objection=objection.id, purpose=key)
+    suppressed = ground == DIRECT_MARKETING and is_suppressed(s.conn, subject.email)
+    s.audit("object", subject.id, objection=objection.id, purpose=key, ground=ground,
+            request=request, suppressed=suppressed)
+    return ObjectResult(objection, ground, withdrawal, suppressed,
+                        no_email=ground == DIRECT_MARKETING and not subject.email)
