@@ -115,6 +115,13 @@ def refuse_future_as_of(as_of: str | None, what: str) -> None:
                        "it is due (use it without --apply to see what will fall due)")
 
 
+def refuse_future_step(as_of: str | None, what: str) -> None:
+    """A step of a request records what happened: never as if it were a later day (exit 2)."""
+    if as_of and now_for(as_of).date() > clock.system_now().date():
+        raise BadInput(f"--as-of {as_of.strip()} is in the future: {what} records what has "
+                       "happened, so it cannot be dated later than today")
+
+
 def now_for(as_of: str | None = None) -> datetime:
     """The command's "now": the system clock, or midday of `--as-of` when given."""
     if as_of:
@@ -217,7 +224,9 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
                  show_header=any(columns))
     for index, column in enumerate(columns):
         widest = max([len(row[index]) for row in cells] + [0])
-        if widest <= 10:  # ids, dates, counts: never cut, never folded
+        one_word = not any(" " in row[index] or "\n" in row[index] for row in cells)
+        if widest <= 10 or (one_word and widest <= 24):
+            # ids, dates, counts, policy keys: never cut, never folded
             grid.add_column(column, no_wrap=True, min_width=max(widest, min(len(column), 10), 1))
         else:  # free text folds onto more lines instead of ending in "…"
             grid.add_column(column, overflow="fold", min_width=min(widest, 5))

@@ -50,7 +50,10 @@ def render(view: RequestView) -> None:
         ["status", view.status], ["received", view.received_on],
     ]
     if view.kind == "complaint":
-        rows += [["acknowledge by", view.ack_due], ["acknowledged", view.acknowledged_on]]
+        late = " (acknowledged late)" if view.ack_late and view.acknowledged_on else ""
+        rows += [["acknowledge by", view.ack_due],
+                 ["acknowledged", f"{view.acknowledged_on}{late}" if view.acknowledged_on
+                  else ("NOT YET (late)" if view.ack_late else None)]]
     else:
         rows += [["identity verified", view.id_verified_on],
                  ["fee received", view.fee_received_on], ["clock started", view.start],
@@ -73,7 +76,7 @@ def render(view: RequestView) -> None:
               [[p.paused_on, p.resumed_on, p.reason] for p in view.pauses])
     if view.actions:
         table("Done to answer it", ["at (UTC)", "action", "detail"],
-              [[a["at"][:16], a["action"], ", ".join(f"{k}: {v}" for k, v in a["detail"].items())]
+              [[a["at"][:16].replace("T", " "), a["action"], _detail(a["detail"])]
                for a in view.actions])
     if view.notices:
         table("Recipients to tell (Art. 19)", ["disclosure", "recipient", "type", "of", "told on"],
@@ -117,3 +120,14 @@ def _status_word(view: RequestView) -> str:
     return f"{view.status}{' (ext.)' if view.extended else ''}"
 
 
+def _detail(detail: dict[str, object]) -> str:
+    """An action's ids and counts in words: "item 4; fields value, source"."""
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, bool):
+            if value:
+                parts.append(key.replace("_", " "))
+            continue
+        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        parts.append(f"{key.replace('_', ' ')} {shown}")
+    return "; ".join(parts)

@@ -19,6 +19,7 @@ from pigment_cli.cli._common import (
     print_json,
     say,
     table,
+    tell_recipients,
     write_out,
 )
 
@@ -73,6 +74,8 @@ def _report_event(result: EventResult, json_: bool) -> None:
     if event is not None and result.erased_items:
         say(f"pigment: {event.subject_id}: erased {result.erased_items} item(s) held only for "
             f"{state.purpose} (the withdrawal ends that processing: UK GDPR Art. 7(3), 17(1)(b))")
+    if event is not None and result.notices and not json_:  # Art. 19: whom to tell
+        tell_recipients(list(result.notices))
     if event is not None and result.kept_by:
         say(f"pigment: {event.subject_id}: the data held only for {state.purpose} is kept while "
             f"{'; '.join(result.kept_by)} stands; the next retention sweep erases it after that")

@@ -119,9 +119,9 @@ def void(
 @app.command("notified")
 def notified(
     disclosure_id: DisclosureArg,
-    on: Annotated[str, typer.Option(
-        "--on", help="The day the recipient was told, YYYY-MM-DD (not in the future).",
-        show_default=False)],
+    on: Annotated[str | None, typer.Option(
+        "--on", help="The day the recipient was told, YYYY-MM-DD (default: today; not in the "
+        "future).", show_default=False)] = None,
     db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
     """Record that a disclosure's recipient was told of a correction, erasure or restriction.

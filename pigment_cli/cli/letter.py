@@ -1,5 +1,6 @@
 """`pigment request letter`: a ready-to-send letter about a request (acknowledgement, proof of
-identity, clarification, extension, completion, refusal, nothing held), as text or HTML."""
+identity, clarification, extension, completion, refusal, nothing held, a restriction to be
+lifted), as text or HTML."""
 
 from __future__ import annotations
 
@@ -15,15 +16,18 @@ RequestArg = Annotated[
 ]
 TemplateOption = Annotated[str, typer.Option(
     "--template", help="acknowledgement, id-request, clarification, extension, completed, "
-    "refusal or nothing-held.", show_default=False)]
+    "refusal, nothing-held or restriction-lifting.", show_default=False)]
 FormatOption = Annotated[str, typer.Option(
     "--format", help="txt (plain text) or html (a printable web page).")]
 OutOption = Annotated[Path | None, typer.Option(
     "--out", help="Write the letter to this new file (0600; never over an existing file) "
     "instead of printing it.", show_default=False)]
 DetailOption = Annotated[str | None, typer.Option(
-    "--detail", help="Clarification only: what is unclear (default: the pause's reason).",
-    show_default=False)]
+    "--detail", help="Clarification: what is unclear (default: the pause's reason); "
+    "restriction-lifting: why the restriction will be lifted.", show_default=False)]
+LiftOnOption = Annotated[str | None, typer.Option(
+    "--lift-on", help="Restriction-lifting only (required): the day the restriction will be "
+    "lifted (YYYY-MM-DD), after the letter's date.", show_default=False)]
 
 
 def letter(
@@ -32,6 +36,7 @@ def letter(
     fmt: FormatOption = "txt",
     out: OutOption = None,
     detail: DetailOption = None,
+    lift_on: LiftOnOption = None,
     db: DbOption = None,
     actor: ActorOption = None,
     as_of: AsOfOption = None,
@@ -42,7 +47,8 @@ def letter(
     from pigment_cli.rights.letters import issue_letter
 
     with open_session(db, actor, as_of) as s:
-        written = issue_letter(s, request_id, template, fmt, detail=detail, out=out)
+        written = issue_letter(s, request_id, template, fmt, detail=detail, lift_on=lift_on,
+                               out=out)
     if written.out is None:
         print(written.text, end="")
     else:

@@ -23,7 +23,9 @@ from pigment_cli.errors import CheckFailed
 
 
 def backup(
-    dest: Annotated[Path, typer.Argument(metavar="DEST", help="A new file, or a directory.")],
+    dest: Annotated[str, typer.Argument(
+        metavar="DEST", help="A new file, or an existing directory (a path ending in / must be "
+        "one).")],
     encrypt_to: Annotated[list[str] | None, typer.Option(
         "--encrypt-to", metavar="RECIPIENT",
         help="Encrypt the backup (age format) to this public key (age1...), or to every key in "
@@ -34,9 +36,13 @@ def backup(
     """Copy the store, consistently, while others keep working; --encrypt-to for an off-site copy.
     Example: pigment backup /mnt/backups/ --encrypt-to ~/clinic/backup-recipients.txt"""
     from pigment_cli.backup import backup as copy
+    from pigment_cli.errors import BadInput
 
+    # A trailing slash means a directory: never write a file named like the missing folder.
+    if dest.endswith("/") and not Path(dest).is_dir():
+        raise BadInput(f"{dest} is not an existing directory; create it first (mkdir -p)")
     with open_session(db, actor, mode="batched") as s:
-        written = copy(s, dest, encrypt_to=encrypt_to or ())
+        written = copy(s, Path(dest), encrypt_to=encrypt_to or ())
     print(written)
 
 

@@ -14,8 +14,11 @@ from pigment_cli.cli._common import (
     AsOfOption,
     DbOption,
     JsonFlag,
+    YesFlag,
+    confirming,
     open_session,
     print_json,
+    refuse_future_step,
     say,
 )
 from pigment_cli.cli._requests import OnOption, RequestArg, closed, listing, render, step_done
@@ -53,22 +56,29 @@ def open_(
         "--name", help="With --unknown: the person's name.", show_default=False)] = None,
     email: Annotated[str | None, typer.Option(
         "--email", help="With --unknown: their email, if they gave one.", show_default=False)] = None,
+    yes: YesFlag = False,
     db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None, json_: JsonFlag = False,
 ) -> None:
     """Record a request of any kind; print its id and due date.
     Example: pigment request open S-7K3Q9 --kind rectification --received 2026-11-02 --via letter
     """
     from pigment_cli.errors import BadInput
-    from pigment_cli.rights.requests import due_soon, open_request, today_of
+    from pigment_cli.rights.requests import RequestView, due_soon, open_request, today_of
 
     if not received:
         raise BadInput("--received is required: the day the request arrived, YYYY-MM-DD")
     if unknown == (subject_id is not None):
         raise BadInput("give a SUBJECT, or --unknown --name NAME for someone not in the store")
-    with open_session(db, actor, as_of) as s:
-        view = open_request(s, subject_id, received=received, channel=via, kind=kind,
-                            purpose=purpose, note=note, person_name=name, person_email=email)
-        warning = due_soon(s.policy, view, today_of(s))
+    refuse_future_step(as_of, "request open")
+
+    def attempt(duplicate_ok: bool) -> tuple[RequestView, str | None]:
+        with open_session(db, actor, as_of) as s:
+            view = open_request(s, subject_id, received=received, channel=via, kind=kind,
+                                purpose=purpose, note=note, person_name=name,
+                                person_email=email, duplicate_ok=duplicate_ok)
+            return view, due_soon(s.policy, view, today_of(s))
+
+    view, warning = confirming(attempt, yes)
     if json_:
         print_json(view)
     else:
@@ -85,6 +95,7 @@ def acknowledge(request_id: RequestArg, on: OnOption = None, db: DbOption = None
     """
     from pigment_cli.rights.requests import acknowledge as record
 
+    refuse_future_step(as_of, "request acknowledge")
     with open_session(db, actor, as_of) as s:
         view = record(s, request_id, on=on)
     step_done(view, f"acknowledged on {view.acknowledged_on}")
@@ -101,16 +112,22 @@ OutcomeReasonOption = Annotated[str | None, typer.Option(
 
 @app.command("close")
 def close(request_id: RequestArg, outcome: OutcomeOption = None,
-          reason: OutcomeReasonOption = None, on: OnOption = None, db: DbOption = None,
-          actor: ActorOption = None, as_of: AsOfOption = None) -> None:
+          reason: OutcomeReasonOption = None, on: OnOption = None, yes: YesFlag = False,
+          db: DbOption = None, actor: ActorOption = None, as_of: AsOfOption = None) -> None:
     """Close a request with its outcome (done needs its action recorded first).
     Example: pigment request close R-4MX2P --outcome refused --reason "manifestly unfounded"
     """
+    from pigment_cli.rights.requests import RequestView
     from pigment_cli.rights.requests import close as finish
 
-    with open_session(db, actor, as_of) as s:
-        view = finish(s, request_id, on=on, outcome=outcome, reason=reason)
-    closed(view)
+    refuse_future_step(as_of, "request close")
+
+    def attempt(duplicate_ok: bool) -> RequestView:
+        with open_session(db, actor, as_of) as s:
+            return finish(s, request_id, on=on, outcome=outcome, reason=reason,
+                          duplicate_ok=duplicate_ok)
+
+    closed(confirming(attempt, yes))
 
 
 @app.command("show")

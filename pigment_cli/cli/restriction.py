@@ -19,6 +19,8 @@ from pigment_cli.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pigment_cli.records.notices import Notice
 
 RequestOption = Annotated[str | None, typer.Option(
@@ -51,15 +53,15 @@ def restrict(
     say(f"pigment: {r.subject_id}: processing restricted for {r.scope} (restriction {r.id}); "
         "the data may only be stored: no new data, no disclosure unless the law requires it, "
         "no mailing (UK GDPR Art. 18(2))")
-    _recipients(r.subject_id, result.notices)
+    _recipients(r.subject_id, result.notices, "restriction")
 
 
-def _recipients(subject_id: str, notices: list[Notice]) -> None:
+def _recipients(subject_id: str, notices: Sequence[Notice], event: str) -> None:
     if not notices:
         say(f"pigment: {subject_id}: no recipient has received this data: nobody to tell "
             "(UK GDPR Art. 19)")
         return
-    table(f"Recipients to tell of the restriction ({len(notices)}, UK GDPR Art. 19)",
+    table(f"Recipients to tell of the {event} ({len(notices)}, UK GDPR Art. 19)",
           ["disclosure", "recipient", "type"],
           [[n.disclosure_id, n.recipient, n.recipient_type] for n in notices])
     say("pigment: when each has been told: pigment disclosure notified DISCLOSURE --on DATE")
@@ -68,22 +70,25 @@ def _recipients(subject_id: str, notices: list[Notice]) -> None:
 def unrestrict(
     subject_id: SubjectArg,
     purpose: ScopeOption = None,
+    told_on: Annotated[str | None, typer.Option(
+        "--told-on", help="Required: the day the person was told it would be lifted, "
+        "YYYY-MM-DD (UK GDPR Art. 18(3); not in the future, not before it began).",
+        show_default=False)] = None,
     request: RequestOption = None,
     db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
     """Lift a restriction, once the person has been told (UK GDPR Art. 18(3)).
-    Example: pigment unrestrict S-7K3Q9"""
+    Example: pigment unrestrict S-7K3Q9 --told-on 2026-11-25"""
     from pigment_cli.records.restrictions import unrestrict as lift
 
     with open_session(db, actor) as s:
-        lifted = lift(s, subject_id, purpose=purpose, request_id=request)
+        lifted = lift(s, subject_id, told_on=told_on, purpose=purpose, request_id=request)
     if json_:
         print_json(lifted.to_dict())
-    else:
-        say(f"pigment: {lifted.subject_id}: restriction {lifted.id} ({lifted.scope}, since "
-            f"{lifted.started_at[:10]}) lifted")
-    say("pigment: reminder: the person must be told before a restriction is lifted (UK GDPR "
-        "Art. 18(3)); if they have not been, tell them now")
+        return
+    say(f"pigment: {lifted.subject_id}: restriction {lifted.id} ({lifted.scope}, since "
+        f"{lifted.started_at[:10]}) lifted; the person was told on {lifted.told_on} (UK GDPR "
+        "Art. 18(3))")
 
 
 def object_(
@@ -100,6 +105,7 @@ def object_(
     """Record an objection to one purpose, and stop it (UK GDPR Art. 21).
     Example: pigment object S-7K3Q9 --purpose newsletter"""
     from pigment_cli.records.objections import DIRECT_MARKETING, object_to
+    from pigment_cli.records.restrictions import REPORTING
 
     with open_session(db, actor) as s:
         result = object_to(s, subject_id, purpose, via=via, request_id=request)
@@ -107,9 +113,11 @@ def object_(
         print_json(result.to_dict())
         return
     o = result.objection
+    stops = (f"pigment refuses new {o.purpose} data and disclosures for {o.subject_id}"
+             if result.outside else f"{o.purpose} stops for {o.subject_id}")
     what = {DIRECT_MARKETING: "direct marketing stops for good (UK GDPR Art. 21(3))",
             "consent": "the consent is withdrawn (UK GDPR Art. 21, 7(3))"}.get(
-        result.ground, f"{o.purpose} stops for {o.subject_id} (UK GDPR Art. 21(1))")
+        result.ground, f"{stops} (UK GDPR Art. 21(1))")
     say(f"pigment: {o.subject_id}: objection {o.id} to {o.purpose} recorded; {what}")
     withdrawal = result.withdrawal
     if withdrawal is not None and withdrawal.recorded:
@@ -126,3 +134,13 @@ def object_(
     if result.no_email:
         say(f"pigment: {o.subject_id} has no email address: nothing to put on the suppression "
             "list")
+    if o.purpose == REPORTING and result.ground != "consent":
+        say(f"pigment: {o.subject_id}: left out of the aggregated reports (pigment report) "
+            "from now on")
+    if result.outside:
+        say(f"pigment cannot stop this processing itself: {o.purpose} is done outside pigment; "
+            f"stop it for {o.subject_id} there, or refuse the objection on compelling legitimate "
+            f"grounds (pigment request close {o.request_id or 'R-...'} --outcome refused --reason "
+            "...; UK GDPR Art. 21(1))")
+    if result.notices:
+        _recipients(o.subject_id, result.notices, "erasure")

@@ -17,6 +17,7 @@ from pigment_cli.cli._common import (
     SubjectArg,
     open_session,
     print_json,
+    refuse_future_step,
     say,
     store_path,
 )
@@ -77,6 +78,7 @@ def open_(
     """
     from pigment_cli.rights.requests import due_soon, open_request, today_of
 
+    refuse_future_step(as_of, "sar open")
     with open_session(db, actor, as_of) as s:
         view = open_request(s, subject_id, received=received, channel=channel)
         warning = due_soon(s.policy, view, today_of(s))
@@ -96,6 +98,7 @@ def verify_id(request_id: RequestArg, on: OnOption = None, db: DbOption = None,
     """
     from pigment_cli.rights.requests import verify_id as verify
 
+    refuse_future_step(as_of, "sar verify-id")
     with open_session(db, actor, as_of) as s:
         view = verify(s, request_id, on=on)
     step_done(view, f"identity verified; the clock starts {view.start}")
@@ -109,6 +112,7 @@ def fee_received(request_id: RequestArg, on: OnOption = None, db: DbOption = Non
     """
     from pigment_cli.rights.requests import fee_received as record
 
+    refuse_future_step(as_of, "sar fee-received")
     with open_session(db, actor, as_of) as s:
         view = record(s, request_id, on=on)
     step_done(view, f"fee received; the clock starts {view.start}")
@@ -122,6 +126,7 @@ def pause(request_id: RequestArg, reason: ReasonOption, on: OnOption = None, db:
     """
     from pigment_cli.rights.requests import pause as stop
 
+    refuse_future_step(as_of, "sar pause")
     with open_session(db, actor, as_of) as s:
         view = stop(s, request_id, reason=reason, on=on)
     step_done(view, "paused")
@@ -135,6 +140,7 @@ def resume(request_id: RequestArg, on: OnOption = None, db: DbOption = None,
     """
     from pigment_cli.rights.requests import resume as restart
 
+    refuse_future_step(as_of, "sar resume")
     with open_session(db, actor, as_of) as s:
         view = restart(s, request_id, on=on)
     step_done(view, f"resumed after {view.paused_days} paused day(s)")
@@ -148,6 +154,7 @@ def extend(request_id: RequestArg, reason: ReasonOption, on: OnOption = None, db
     """
     from pigment_cli.rights.requests import extend as lengthen
 
+    refuse_future_step(as_of, "sar extend")
     with open_session(db, actor, as_of) as s:
         view = lengthen(s, request_id, reason=reason, on=on)
     step_done(view, "extended; tell the subject, with the reason, within the first month")
@@ -166,6 +173,7 @@ def review(
     """
     from pigment_cli.rights.requests import review as record
 
+    refuse_future_step(as_of, "sar review")
     with open_session(db, actor, as_of) as s:
         view = record(s, request_id, by=by, outcome=outcome, note=note, on=on)
     step_done(view, f"review recorded ({outcome})")
@@ -195,6 +203,7 @@ def close(
     from pigment_cli.rights.requests import close as finish
 
     package = None
+    refuse_future_step(as_of, "sar close")
     with open_session(db, actor, as_of) as s:
         if export is None:
             view = finish(s, request_id, on=on, outcome=outcome, reason=reason)

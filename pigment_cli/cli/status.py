@@ -18,7 +18,6 @@ def status(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = Fals
     if json_:
         print_json(view)
         return
-    console = out()
     retention = view["retention"]
     last = retention["last_sweep"]
     table(f"pigment status on {view['as_of']} (policy {view['policy_version']})", ["", ""], [
@@ -36,19 +35,10 @@ def status(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = Fals
         ["store size", f"{view['store']['path_size_bytes'] / 1_048_576:.1f} MiB"],
     ])
     if view["requests"]["list"]:
-        from rich.markup import escape
-        from rich.table import Table
-
-        grid = Table(title="Open requests", title_justify="left")
-        for column in ("request", "kind", "subject", "status", "due", "days left"):
-            grid.add_column(column)
-        for r in view["requests"]["list"]:
-            style = "bold red" if r["overdue"] else None
-            days = f"{r['days_left']} (OVERDUE)" if r["overdue"] else str(r["days_left"])
-            grid.add_row(escape(r["id"]), r["kind"], escape(r["subject_id"] or "(not held)"),
-                         r["status"], r["due"], days,
-                         style=style)
-        console.print(grid)
+        table("Open requests", ["request", "kind", "subject", "status", "due", "days left"],
+              [[r["id"], r["kind"], r["subject_id"] or "(not held)", r["status"], r["due"],
+                f"{r['days_left']} (OVERDUE)" if r["overdue"] else r["days_left"]]
+               for r in view["requests"]["list"]])
     _consent_chart(view["consents"])
 
 

@@ -160,7 +160,7 @@ def render_holding(view: HoldingView, policy: Policy) -> None:
         ["erased on (if nothing changes)", view.erasure_due],
         ["retention rule", view.retention_rule],
         *[["RESTRICTED (Art. 18)", f"{r.scope} since {r.started_at[:10]}: store only"]
-          for r in view.restrictions],
+          for r in view.restrictions if r.active],
     ])
     if not view.items:
         out().print("No data items held.")

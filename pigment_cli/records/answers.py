@@ -10,6 +10,7 @@ action. Actions hold ids and counts, never values.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from typing import Any
 
@@ -37,7 +38,7 @@ def request_row(conn: sqlite3.Connection, request_id: str) -> sqlite3.Row:
         "SELECT id, subject_id, kind, status, closed_on FROM requests WHERE id = ?", (key,)
     ).fetchone()
     if row is None:
-        shown = key if len(key) <= 12 else "with that id"
+        shown = key if re.fullmatch(r"R-[0-9A-Z]{5}", key) else "with that id"
         raise NotFound(f"no request {shown} (ids look like R-7K3Q9; see: pigment request list)")
     return row
 

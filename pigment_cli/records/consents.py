@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from pigment_cli.policy import CONSENT_CHANNELS, WRITTEN_CHANNELS, Policy
 from pigment_cli.policy.history import policy_version_at
 from pigment_cli.records.erasure import ItemRef, erase_items, scrub_files
 from pigment_cli.records.holds import active_holds
+from pigment_cli.records.notices import Notice, note_recipients
 from pigment_cli.records.restrictions import covering, restricted_subjects
 from pigment_cli.records.subjects import get_subject
 from pigment_cli.records.suppression import (
@@ -110,6 +112,7 @@ class EventResult:
     suppressed: bool = False
     erased_items: int = 0  # data held only for the withdrawn consent, erased at once
     kept_by: tuple[str, ...] = ()  # holds or open requests that keep that data for now
+    notices: tuple[Notice, ...] = ()  # Art. 19: recipients of the erased data, to tell
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +123,7 @@ class EventResult:
             "suppressed": self.suppressed,
             "erased_items": self.erased_items,
             "kept_by": list(self.kept_by),
+            "recipients": [n.to_dict() for n in self.notices],
         }
 
 
@@ -407,7 +411,8 @@ def parse_categories(policy: Policy, items: str | list[str] | None) -> list[str]
 def _record(s: Session, action: str, subject_id: str, purpose: str, *, via: str,
             evidence: str | None, notice: str | None, at: str | None,
             recipient: str | None = None,
-            categories: str | list[str] | None = None) -> EventResult:
+            categories: str | list[str] | None = None,
+            answering: str | None = None) -> EventResult:
     subject = get_subject(s.conn, subject_id)
     require_consent_purpose(s.policy, purpose)
     require_channel(via)
@@ -447,31 +452,38 @@ def _record(s: Session, action: str, subject_id: str, purpose: str, *, via: str,
                     recipient_key, category_keys)
     after = state_from(purpose, [*events, event])
     suppressed = action == "grant" and is_suppressed(s.conn, subject.email)
-    erased, kept_by = (erase_consent_only_data(s, subject.id, purpose)
-                       if action == "withdraw" and not after.granted else (0, ()))
-    return EventResult(True, event, after, "", suppressed, erased, kept_by)
+    erased, kept_by, notices = (
+        erase_consent_only_data(s, subject.id, purpose, answering=answering)
+        if action == "withdraw" and not after.granted else (0, (), []))
+    return EventResult(True, event, after, "", suppressed, erased, kept_by, tuple(notices))
 
 
-def erase_consent_only_data(s: Session, subject_id: str, purpose: str) -> tuple[int, tuple[str, ...]]:
+def erase_consent_only_data(s: Session, subject_id: str, purpose: str, *,
+                            answering: str | None = None,
+                            ) -> tuple[int, tuple[str, ...], list[Notice]]:
     """A withdrawal stops the processing it covered (UK GDPR Art. 7(3)): items held only for the
     withdrawn consent purpose are erased now, through the one erasure path (journal, secure
     delete, audit), unless a hold or an open request keeps the subject's data; then the next
     sweep erases them once it is released. Data held for a contract purpose is another item and
-    stays. Returns (items erased, what keeps them)."""
+    stays. `answering`: the request (an objection) this answers, which never holds back its own
+    answer. Before erasing, the recipients of disclosures that carried the erased categories are
+    noted (Art. 19). Returns (items erased, what keeps them, the notices)."""
     rows = s.conn.execute(
         "SELECT id, category FROM items WHERE subject_id = ? AND purpose = ? AND basis = 'consent' "
         "ORDER BY id", (subject_id, purpose)).fetchall()
     if not rows:
-        return 0, ()
-    kept_by = active_holds(s.conn, s.today, [subject_id]).get(subject_id, [])
+        return 0, (), []
+    kept_by = active_holds(s.conn, s.today, [subject_id], answering=answering).get(subject_id, [])
     if kept_by:
-        return 0, tuple(kept_by)
+        return 0, tuple(kept_by), []
+    notices = note_recipients(s, subject_id, "erasure", categories={r[1] for r in rows},
+                              request_id=answering)
     erased = erase_items(s.conn, [ItemRef(r[0], subject_id, r[1], f"withdrawn:{purpose}")
                                   for r in rows],
                          stamp=s.stamp, actor=s.actor, command="consent withdraw")
     conn = s.conn
     s.after_commit(lambda: scrub_files(conn, s.stamp))  # the WAL too (a failure is noted)
-    return erased, ()
+    return erased, (), notices
 
 
 def grant(s: Session, subject_id: str, purpose: str, *, via: str, evidence: str | None = None,
@@ -490,16 +502,17 @@ def grant(s: Session, subject_id: str, purpose: str, *, via: str, evidence: str 
 
 def withdraw(s: Session, subject_id: str, purpose: str, *, via: str, evidence: str | None = None,
              notice: str | None = None, at: str | None = None,
-             recipient: str | None = None) -> EventResult:
+             recipient: str | None = None, answering: str | None = None) -> EventResult:
     """Record that the subject withdrew (or refused) consent to `purpose`, and erase the data held
     only for it (`erase_consent_only_data`). For a specific purpose, `recipient` withdraws the
     consent to that recipient only; without it, to all.
 
     A withdrawal by someone never asked is recorded (an explicit opt-out is worth keeping); a
-    withdrawal when the latest event is already a withdrawal records nothing.
+    withdrawal when the latest event is already a withdrawal records nothing. `answering`: the
+    request (an objection) this withdrawal answers: it never holds back the erasure.
     """
     return _record(s, "withdraw", subject_id, purpose, via=via, evidence=evidence, notice=notice,
-                   at=at, recipient=recipient)
+                   at=at, recipient=recipient, answering=answering)
 
 
 # --- reading, audited -------------------------------------------------------------------------
@@ -776,21 +789,23 @@ def import_withdrawals(s: Session, path: Path, *, purpose: str, via: str,
     return report
 
 
-def consent_counts(conn: sqlite3.Connection, policy: Policy,
-                   until: str | None = None) -> dict[str, dict[str, int]]:
+def consent_counts(conn: sqlite3.Connection, policy: Policy, until: str | None = None, *,
+                   leave_out: Iterable[str] = ()) -> dict[str, dict[str, int]]:
     """State per consent purpose (on the day `until`, else now): how many subjects have it
-    granted, and how many withdrawn."""
+    granted, and how many withdrawn; the subjects in `leave_out` are not counted."""
     counts = {p: {"granted": 0, "withdrawn": 0} for p in policy.consent_purposes()}
+    left_out = json.dumps(sorted(set(leave_out)))
     # The latest event per subject and purpose, by (at, id): SQLite takes the bare column
     # `action` from the row holding the max(), which is faster here than a window function.
     for purpose, granted, withdrawn in conn.execute(
         """
         SELECT purpose, sum(action = 'grant'), sum(action = 'withdraw') FROM (
             SELECT purpose, action, max(at || printf('%012d', id)) FROM consent_events
-            WHERE substr(at, 1, 10) <= ? GROUP BY subject_id, purpose
+            WHERE substr(at, 1, 10) <= ? AND subject_id NOT IN (SELECT value FROM json_each(?))
+            GROUP BY subject_id, purpose
         ) GROUP BY purpose
         """,
-        (until or "9999-12-31",),
+        (until or "9999-12-31", left_out),
     ):
         counts[purpose] = {"granted": granted, "withdrawn": withdrawn}
     for purpose in counts:  # a specific consent stands while any recipient's grant stands
@@ -798,8 +813,9 @@ def consent_counts(conn: sqlite3.Connection, policy: Policy,
             continue
         by_subject: dict[str, list[ConsentEvent]] = {}
         for row in conn.execute(f"SELECT {_EVENT_COLUMNS} FROM consent_events WHERE purpose = ? "
-                                "AND substr(at, 1, 10) <= ? ORDER BY at, id",
-                                (purpose, until or "9999-12-31")):
+                                "AND substr(at, 1, 10) <= ? AND subject_id NOT IN (SELECT value "
+                                "FROM json_each(?)) ORDER BY at, id",
+                                (purpose, until or "9999-12-31", left_out)):
             event = _event(row)
             by_subject.setdefault(event.subject_id, []).append(event)
         states = [state_from(purpose, events).state for events in by_subject.values()]

@@ -205,13 +205,15 @@ def remove_item(s: Session, item_id: int, *, reason: str,
     item = get_item(conn, item_id)
     if not clean_text(reason, "--reason"):
         raise BadInput("--reason is required: say why the entry is wrong (it is not stored)")
+    event = "rectification"  # a wrong entry removed is a rectification (Art. 16) ...
     if request_id is not None:  # before anything changes
-        check_answerable(conn, request_id, item.subject_id, "remove")
+        if check_answerable(conn, request_id, item.subject_id, "remove")["kind"] == "erasure":
+            event = "erasure"  # ... unless it answers an erasure request (Art. 17)
     outcome = Removal(item.id, item.subject_id, item.category)
     outcome.request_id = record_answer(s, request_id, item.subject_id, "remove", item=item.id,
                                        items=1)
     # Before the erasure: the recipients of this category are told it is gone.
-    outcome.notices = note_recipients(s, item.subject_id, "rectification",
+    outcome.notices = note_recipients(s, item.subject_id, event,
                                       categories=[item.category],
                                       request_id=outcome.request_id)
     erase_items(conn, [ItemRef(item.id, item.subject_id, item.category, REMOVED_RULE)],

@@ -1,7 +1,9 @@
 """The one erasure path: of a whole subject, or of single items, whoever asks (the retention sweep,
 an erasure request, a restore replaying the journal).
 
-What remains of an erased subject: a tombstone (id, erased_at, rule), counts in `erasures`, the
+What remains of an erased subject: their requests without free text (and, on requests still
+open, the name and email the reply goes to: see `_keep_requests_without_their_text`), the Art. 19
+notices still to give, a tombstone (id, erased_at, rule), counts in `erasures`, the
 keyed hash of their email on the suppression list, and the audit trail (ids only). Erased bytes are
 overwritten in the file (secure_delete) and the WAL is truncated afterwards (`scrub_files`).
 
@@ -121,6 +123,10 @@ _REQUEST_TEXT_GONE = "(erased with the subject)"
 
 
 def _keep_requests_without_their_text(conn: sqlite3.Connection, subject_id: str) -> None:
+    # Art. 19 notices of a correction or restriction of data that is now gone are moot: only
+    # the recipients of erased data (notices the erasure itself made) are still to be told.
+    conn.execute("DELETE FROM recipient_notices WHERE subject_id = ? AND event != 'erasure'",
+                 (subject_id,))
     if conn.execute("SELECT 1 FROM requests WHERE subject_id = ? LIMIT 1",
                     (subject_id,)).fetchone() is None:
         return  # most subjects a sweep erases never made a request: one indexed lookup

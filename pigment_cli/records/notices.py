@@ -4,9 +4,11 @@ disproportionate effort, and the person must be told who they were if they ask.
 
 `note_recipients` is called by the command that rectifies, erases or restricts, inside its
 transaction, before anything is deleted: it records one notice per (non-void) disclosure that
-carried the affected categories and returns them, for the command to list. `disclosure notified
-ID --on DATE` records the day they were told. Notices outlive the subject's erasure (they name a
-recipient, which is an organisation, and ids), and go with the request register's retention.
+carried the affected categories (or was made for an affected purpose) and returns them, for the
+command to list. A disclosure gets one notice of an event per command, however many fields or
+steps the command changes. `disclosure notified ID [--on DATE]` records the day they were told.
+Notices outlive the subject's erasure (they name a recipient, which is an organisation, and ids);
+once told, they go with the request register's retention (a notice not yet given never does).
 """
 
 from __future__ import annotations
@@ -49,19 +51,32 @@ def _notice(row: sqlite3.Row) -> Notice:
 
 def note_recipients(s: Session, subject_id: str, event: str, *,
                     categories: Iterable[str] | None = None,
+                    purposes: Iterable[str] | None = None,
                     request_id: str | None = None) -> list[Notice]:
-    """Record a notice for every recipient of the subject's data (only disclosures that carried
-    one of `categories`, when given; voided disclosures never). Returns the new notices."""
+    """Record a notice for every recipient of the subject's data: only disclosures that carried
+    one of `categories`, when given, and only those made for one of `purposes`, when given;
+    voided disclosures never. A disclosure this command (this session's time) already noted of
+    `event` is not noted again: that notice is returned as it is. Returns the notices, one per
+    disclosure."""
     if event not in EVENTS:
         raise ValueError(f"unknown Art. 19 event {event!r}")
     wanted = set(categories) if categories is not None else None
+    for_purposes = set(purposes) if purposes is not None else None
     rows = s.conn.execute(
-        "SELECT id, recipient, recipient_type, categories FROM disclosures "
+        "SELECT id, recipient, recipient_type, categories, purpose FROM disclosures "
         "WHERE subject_id = ? AND voided_at IS NULL ORDER BY at, id", (subject_id,)).fetchall()
     made: list[Notice] = []
     for row in rows:
         sent = {c for c in (row["categories"] or "").split(",") if c}
         if wanted is not None and not (sent & wanted):
+            continue
+        if for_purposes is not None and row["purpose"] not in for_purposes:
+            continue
+        noted = s.conn.execute(
+            f"SELECT {_COLUMNS} FROM recipient_notices WHERE disclosure_id = ? AND event = ? AND "
+            "created_at = ? AND notified_on IS NULL", (row["id"], event, s.stamp)).fetchone()
+        if noted is not None:  # one notice per disclosure per command
+            made.append(_notice(noted))
             continue
         cur = s.conn.execute(
             "INSERT INTO recipient_notices (subject_id, disclosure_id, recipient, recipient_type, "
@@ -84,12 +99,12 @@ def notices_of(conn: sqlite3.Connection, *, subject_id: str | None = None,
     return [_notice(r) for r in conn.execute(sql + " ORDER BY id", (key,)).fetchall()]
 
 
-def mark_notified(s: Session, disclosure_id: int, on: str) -> list[Notice]:
-    """Record that the recipient of disclosure `disclosure_id` was told, on `on` (YYYY-MM-DD),
-    of every rectification, erasure or restriction still pending for it. BadInput (exit 2) if
-    none is pending, or if `on` is in the future or before the oldest pending notice was made.
-    Works after the subject's erasure: notices outlive their disclosures."""
-    day = parse_date(on, "--on")
+def mark_notified(s: Session, disclosure_id: int, on: str | None = None) -> list[Notice]:
+    """Record that the recipient of disclosure `disclosure_id` was told, on `on` (YYYY-MM-DD;
+    None: today), of every rectification, erasure or restriction still pending for it. BadInput
+    (exit 2) if none is pending, or if `on` is in the future or before the oldest pending notice
+    was made. Works after the subject's erasure: notices outlive their disclosures."""
+    day = parse_date(on, "--on") if on is not None else s.today
     if day > s.today:
         raise BadInput(f"--on {day.isoformat()} is in the future (today is "
                        f"{s.today.isoformat()})")

@@ -5,7 +5,11 @@
   freely given consent can still be recorded (the person changed their mind), but every audience
   leaves the email out until `consent unsuppress`, which needs a written consent given after it.
 - Legitimate interests or a public task (Art. 21(1)): the objection is recorded and the purpose
-  stops for the subject (no new data, no disclosure, no audience: `records.restrictions`).
+  stops for the subject in pigment (no new data, no disclosure, no audience:
+  `records.restrictions`; for `reporting`, the aggregated reports leave the subject out). Any
+  other such processing is done outside pigment (CCTV recording, for `security`): pigment says
+  it cannot stop it (`outside`); the clinic stops it, or refuses the objection on compelling
+  legitimate grounds (the objection request closed as refused, with the reason).
 - Any other consent purpose: objecting is withdrawing the consent, and the objection is recorded.
 - Contract, legal obligation, vital interests: there is no right to object; Refused (the person
   may ask for erasure or restriction instead).
@@ -19,8 +23,10 @@ from typing import Any
 from pigment_cli.errors import BadInput, Refused
 from pigment_cli.records.answers import record_answer
 from pigment_cli.records.consents import EventResult, events_of, require_channel, withdraw
+from pigment_cli.records.notices import Notice
 from pigment_cli.records.restrictions import (
     OBJECTABLE_BASES,
+    REPORTING,
     Objection,
     check_request,
     insert_objection,
@@ -45,13 +51,20 @@ class ObjectResult:
     withdrawal: EventResult | None = None
     suppressed: bool = False  # the email is on the suppression list (now, or already was)
     no_email: bool = False  # direct marketing to someone with no email: nothing to suppress
+    outside: bool = False  # Art. 21(1): the processing happens outside pigment, which cannot stop it
+
+    @property
+    def notices(self) -> tuple[Notice, ...]:
+        """Art. 19: the recipients of the data the withdrawal erased."""
+        return self.withdrawal.notices if self.withdrawal else ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"objection": self.objection.to_dict(), "ground": self.ground,
                 "consent_withdrawn": bool(self.withdrawal and self.withdrawal.recorded),
                 "erased_items": self.withdrawal.erased_items if self.withdrawal else 0,
                 "kept_by": list(self.withdrawal.kept_by) if self.withdrawal else [],
-                "suppressed": self.suppressed}
+                "recipients": [n.to_dict() for n in self.notices],
+                "suppressed": self.suppressed, "pigment_cannot_stop_it": self.outside}
 
 
 def ground_of(s: Session, purpose: str) -> str:
@@ -105,13 +118,16 @@ def object_to(s: Session, subject_id: str, purpose: str, *, via: str = "email",
                        f"(objection {earlier.id}), and it still stands; nothing to do")
     withdrawal = None
     if s.policy.purpose(key).rests_on_consent:
-        withdrawal = withdraw(s, subject.id, key, via=via)  # Art. 7(3): data held for it goes
+        # Art. 7(3): data held for it goes (the request this answers never holds it back).
+        withdrawal = withdraw(s, subject.id, key, via=via, answering=request)
     if ground == DIRECT_MARKETING:
         suppress_email(s.conn, subject.email, s.stamp)  # for good (Art. 21(3))
     objection = insert_objection(s, subject.id, key, request)
     record_answer(s, request, subject.id, "object", objection=objection.id, purpose=key)
     suppressed = ground == DIRECT_MARKETING and is_suppressed(s.conn, subject.email)
+    notices = len(withdrawal.notices) if withdrawal else 0
     s.audit("object", subject.id, objection=objection.id, purpose=key, ground=ground,
-            request=request, suppressed=suppressed)
+            request=request, suppressed=suppressed, notices=notices)
     return ObjectResult(objection, ground, withdrawal, suppressed,
-                        no_email=ground == DIRECT_MARKETING and not subject.email)
+                        no_email=ground == DIRECT_MARKETING and not subject.email,
+                        outside=ground in OBJECTABLE_BASES and key != REPORTING)

@@ -257,7 +257,8 @@ def _restriction(conn: sqlite3.Connection, entry: dict[str, Any], *, stamp: str,
         return 1
     if row is None or row[1] is not None:
         return 0  # never restricted in this store, or already lifted
-    conn.execute("UPDATE restrictions SET ended_at = ? WHERE id = ?", (entry["at"], row[0]))
+    conn.execute("UPDATE restrictions SET ended_at = ?, told_on = ? WHERE id = ?",
+                 (entry["at"], entry.get("told_on"), row[0]))
     audit.record(conn, at=stamp, actor=actor, command=f"{REPLAY}: unrestrict",
                  subject_id=subject_id, restriction=row[0], purpose=purpose)
     return 1

@@ -6,10 +6,13 @@ While a subject's data is restricted it may only be stored (Art. 18(2)): the rec
 and the person still gets their own access package; new data, a new processing, a disclosure
 (unless the law requires it) and a mailing are refused. A restriction of every purpose also keeps
 the record from the retention sweep, as a hold does (erasing is processing too:
-`records.holds.active_holds`); one of a single purpose does not keep the rest past its date. The person must be told before a restriction is
-lifted (Art. 18(3)). An objection to a purpose resting on legitimate interests or a public task
-(Art. 21(1)), or to direct marketing on any basis other than consent, stops that purpose for good;
-objections that need the consent ledger are made in `records.objections`.
+`records.holds.active_holds`); one of a single purpose does not keep the rest past its date. The
+person must be told before a restriction is lifted (Art. 18(3)): lifting one records the day they
+were told (`told_on`). Processing with the person's consent (Art. 18(2)) is not recorded here: the
+way on is to restrict only the purposes concerned, or to lift the restriction. An objection to a
+purpose resting on legitimate interests or a public task (Art. 21(1)), or to direct marketing on
+any basis other than consent, stops that purpose for good; objections that need the consent
+ledger are made in `records.objections`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pigment_cli.clock import parse_date
 from pigment_cli.errors import BadInput
 from pigment_cli.policy import Policy
 from pigment_cli.records.answers import check_answerable, record_answer
@@ -33,7 +37,11 @@ ALL_PURPOSES = "all purposes"
 # Why an import row is refused (import reports never quote a value).
 RESTRICTED_REASON = "the subject's data is restricted (UK GDPR Art. 18): it may only be stored"
 OBJECTED_REASON = "the subject objected to this purpose (UK GDPR Art. 21)"
-_RESTRICTION_COLUMNS = "id, subject_id, purpose, request_id, reason, started_at, ended_at"
+_RESTRICTION_COLUMNS = ("id, subject_id, purpose, request_id, reason, started_at, ended_at, "
+                        "told_on")
+# The purpose pigment's own aggregated reports (`pigment report`) are processing for: a subject
+# restricted or objecting to it is left out of them (`stopped_subjects`).
+REPORTING = "reporting"
 _OBJECTION_COLUMNS = "id, subject_id, purpose, request_id, at"
 
 
@@ -48,6 +56,7 @@ class Restriction:
     reason: str | None
     started_at: str
     ended_at: str | None = None
+    told_on: str | None = None  # Art. 18(3): the day the person was told it would be lifted
 
     @property
     def scope(self) -> str:
@@ -93,7 +102,7 @@ class RestrictResult:
 
 def _restriction(row: sqlite3.Row) -> Restriction:
     return Restriction(row["id"], row["subject_id"], row["purpose"], row["request_id"],
-                       row["reason"], row["started_at"], row["ended_at"])
+                       row["reason"], row["started_at"], row["ended_at"], row["told_on"])
 
 
 def _objection(row: sqlite3.Row) -> Objection:
@@ -148,13 +157,15 @@ def objection_stops(policy: Policy, purpose: str) -> bool:
 @dataclass(frozen=True)
 class Refusal:
     """Why new processing is refused: `message` for the command line, `column` and `reason` for
-    an import report, `lift` the command that would lift a restriction (None for an objection).
+    an import report, `lift` the command that would lift a restriction (None for an objection),
+    `narrow` the command that would restrict one purpose (a restriction of every purpose only).
     Ids, keys and dates only."""
 
     message: str
     column: str
     reason: str
     lift: str | None = None
+    narrow: str | None = None
 
 
 def refusal(conn: sqlite3.Connection, policy: Policy, subject_id: str, purpose: str,
@@ -167,7 +178,10 @@ def refusal(conn: sqlite3.Connection, policy: Policy, subject_id: str, purpose: 
         return Refusal(f"{subject_id}'s data is restricted for {restriction.scope} since "
                        f"{restriction.started_at[:10]} (UK GDPR Art. 18(2): it may only be "
                        "stored)", "external_id" if restriction.purpose is None else "purpose",
-                       RESTRICTED_REASON, f"pigment unrestrict {subject_id}{scoped}")
+                       RESTRICTED_REASON,
+                       f"pigment unrestrict {subject_id}{scoped} --told-on DATE",
+                       None if restriction.purpose else f"pigment restrict {subject_id} "
+                       "--purpose P")
     if objection_stops(policy, purpose):
         objection = latest_objection(conn, subject_id, purpose)
         if objection is not None and (at is None or objection.at <= at):
@@ -180,15 +194,23 @@ def check_processing(conn: sqlite3.Connection, policy: Policy, subject_id: str, 
                      *, at: str | None = None, otherwise: str | None = None) -> None:
     """FieldRefused (exit 3) if a restriction or an objection stops processing `subject_id`'s data
     for `purpose` (now, or at the time `at`). `otherwise` says what else the user may do (e.g.
-    cite a law)."""
+    cite a law). For a restriction the message says how to go on: restrict only the purposes
+    concerned, or lift it once the person has been told; processing with their consent
+    (Art. 18(2)) is not something pigment records."""
     found = refusal(conn, policy, subject_id, purpose, at)
     if found is None:
         return
-    ways = [w for w in (otherwise, found.lift and f"lift the restriction once the person "
-                        f"has been told ({found.lift})") if w]
-    tail = f"; {' or '.join(ways)}" if ways else ""
-    raise FieldRefused(f"refused: {found.message}{tail}. Nothing was recorded.", found.column,
-                       found.reason)
+    ways = [w for w in (
+        otherwise,
+        found.narrow and f"restrict only the purposes concerned ({found.lift}, then "
+                         f"{found.narrow})",
+        found.lift and f"lift the restriction once the person has been told ({found.lift})",
+    ) if w]
+    tail = f"; {', or '.join(ways)}" if ways else ""
+    consent = ("; pigment does not record processing with the person's consent (Art. 18(2))"
+               if found.lift else "")
+    raise FieldRefused(f"refused: {found.message}{tail}{consent}. Nothing was recorded.",
+                       found.column, found.reason)
 
 
 @dataclass(frozen=True)
@@ -236,6 +258,17 @@ def restricted_subjects(conn: sqlite3.Connection, purpose: str) -> set[str]:
         "(purpose IS NULL OR purpose = ?)", (purpose,))}
 
 
+def stopped_subjects(conn: sqlite3.Connection, policy: Policy, purpose: str) -> set[str]:
+    """Subjects whose data may not be processed for `purpose` at all now: restricted for it (or
+    for every purpose), or with an objection that stops it (`objection_stops`). For processing
+    pigment does itself, such as its aggregated reports (`REPORTING`)."""
+    found = restricted_subjects(conn, purpose)
+    if objection_stops(policy, purpose):
+        found |= {r[0] for r in conn.execute(
+            "SELECT DISTINCT subject_id FROM objections WHERE purpose = ?", (purpose,))}
+    return found
+
+
 def count_restricted(conn: sqlite3.Connection) -> int:
     """Subjects with a restriction in force (for any purpose)."""
     return int(conn.execute("SELECT count(DISTINCT subject_id) FROM restrictions "
@@ -255,8 +288,9 @@ def check_request(s: Session, request_id: str | None, subject_id: str, action: s
     row = check_answerable(s.conn, request_id, subject_id, action)
     asked = s.conn.execute("SELECT purpose FROM requests WHERE id = ?", (row["id"],)).fetchone()[0]
     if asked is not None and asked != purpose:
-        given = f"--purpose {purpose}" if purpose else "no --purpose (all purposes)"
-        raise BadInput(f"request {row['id']} is about the purpose {asked!r}, not {given}; give "
+        given = (f"this command is for {purpose} only" if purpose
+                 else "without --purpose this command is for every purpose")
+        raise BadInput(f"request {row['id']} is about {asked} only, but {given}; add "
                        f"--purpose {asked}")
     return str(row["id"])
 
@@ -286,9 +320,10 @@ def restrict(s: Session, subject_id: str, *, purpose: str | None = None,
         "INSERT INTO restrictions (subject_id, purpose, request_id, reason, started_at) "
         "VALUES (?, ?, ?, ?, ?)", (subject.id, key, request, text, s.stamp))
     restriction = Restriction(int(cur.lastrowid or 0), subject.id, key, request, text, s.stamp)
-    categories = s.policy.purpose(key).categories if key is not None else ()
-    notices = note_recipients(s, subject.id, "restriction", categories=categories or None,
-                              request_id=request)
+    # Art. 19: the recipients of disclosures made for the restricted purpose (every one, for a
+    # restriction of every purpose); one for another purpose is not restricted.
+    notices = note_recipients(s, subject.id, "restriction",
+                              purposes=None if key is None else [key], request_id=request)
     record_answer(s, request, subject.id, "restrict", restriction=restriction.id, purpose=key,
                   notices=len(notices))
     s.journal("restriction", subject_id=subject.id, purpose=key, started_at=s.stamp,
@@ -298,10 +333,12 @@ def restrict(s: Session, subject_id: str, *, purpose: str | None = None,
     return RestrictResult(restriction, notices)
 
 
-def unrestrict(s: Session, subject_id: str, *, purpose: str | None = None,
-               request_id: str | None = None) -> Restriction:
-    """Lift the restriction in force for exactly this scope (every purpose, or one); BadInput if
-    there is none. The person must have been told first (Art. 18(3)): the command says so."""
+def unrestrict(s: Session, subject_id: str, *, told_on: str | None,
+               purpose: str | None = None, request_id: str | None = None) -> Restriction:
+    """Lift the restriction in force for exactly this scope (every purpose, or one), recording
+    `told_on` (YYYY-MM-DD), the day the person was told it would be lifted (Art. 18(3)).
+    BadInput (exit 2) if there is none, if `told_on` is missing, in the future, or before the
+    restriction began."""
     subject = get_subject(s.conn, subject_id)
     key = _purpose(s, purpose)
     request = check_request(s, request_id, subject.id, "unrestrict", key)
@@ -312,13 +349,34 @@ def unrestrict(s: Session, subject_id: str, *, purpose: str | None = None,
         others = ", ".join(r.scope for r in active) or "none"
         raise BadInput(f"{subject.id}'s data is not restricted for {scope} (restrictions in "
                        f"force: {others}); nothing to lift")
-    s.conn.execute("UPDATE restrictions SET ended_at = ? WHERE id = ?", (s.stamp, current.id))
+    told = _told_on(s, told_on, current)
+    s.conn.execute("UPDATE restrictions SET ended_at = ?, told_on = ? WHERE id = ?",
+                   (s.stamp, told, current.id))
     record_answer(s, request, subject.id, "unrestrict", restriction=current.id, purpose=key)
     s.journal("unrestriction", subject_id=subject.id, purpose=key,
-              started_at=current.started_at)
-    s.audit("unrestrict", subject.id, restriction=current.id, purpose=key, request=request)
+              started_at=current.started_at, told_on=told)
+    s.audit("unrestrict", subject.id, restriction=current.id, purpose=key, request=request,
+            told_on=told)
     return Restriction(current.id, current.subject_id, current.purpose, current.request_id,
-                       current.reason, current.started_at, s.stamp)
+                       current.reason, current.started_at, s.stamp, told)
+
+
+def _told_on(s: Session, told_on: str | None, current: Restriction) -> str:
+    """The day the person was told the restriction would be lifted: required (Art. 18(3)), not
+    in the future, not before the restriction began."""
+    if told_on is None or not told_on.strip():
+        raise BadInput("refused: the person must be told before a restriction is lifted (UK "
+                       "GDPR Art. 18(3)); tell them, then give --told-on DATE (the day they were "
+                       "told). Nothing was changed.")
+    day = parse_date(told_on, "--told-on")
+    if day > s.today:
+        raise BadInput(f"--told-on {day.isoformat()} is in the future (today is "
+                       f"{s.today.isoformat()})")
+    began = current.started_at[:10]
+    if day.isoformat() < began:
+        raise BadInput(f"--told-on {day.isoformat()} is before restriction {current.id} began "
+                       f"({began})")
+    return day.isoformat()
 
 
 def insert_objection(s: Session, subject_id: str, purpose: str, request_id: str | None) -> Objection:

@@ -4,10 +4,15 @@ Counts from 1 to `suppress_below - 1` show as "*", other counts are rounded to t
 `round_to` (0 stays 0); a statistic computed from fewer than `suppress_below` values is not shown;
 and secondary suppression hides a second cell wherever a row or column total could otherwise give a
 hidden cell away. Reports carry no ids, names, emails or free text: only policy keys and months.
+
+Building a report is processing for the policy's `reporting` purpose (legitimate interests): a
+subject who objected to it (UK GDPR Art. 21(1)), or whose data is restricted for it (Art. 18), is
+left out of every report built from the store's subjects (`records.restrictions.stopped_subjects`).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import statistics
 from dataclasses import dataclass, field
@@ -19,10 +24,12 @@ from dateutil.relativedelta import relativedelta
 from pigment_cli.errors import BadInput
 from pigment_cli.policy import Policy
 from pigment_cli.records.consents import consent_counts
+from pigment_cli.records.restrictions import REPORTING, stopped_subjects
 from pigment_cli.rights.requests import request_views
 
 HIDDEN = "*"
 REPORTS = ("consents", "sources", "requests", "retention")
+LEFT_OUT_NOTE = f"Left out: people who objected to {REPORTING} or are restricted (Art. 18, 21)."
 
 
 @dataclass(frozen=True)
@@ -173,16 +180,19 @@ def period(today: date, start: date | None, end: date | None) -> tuple[date, dat
     return start, end
 
 
-def consents_report(conn: sqlite3.Connection, policy: Policy, start: date, end: date) -> Report:
-    """Per consent purpose: current state on `end`, and grants/withdrawals recorded in the period."""
+def consents_report(conn: sqlite3.Connection, policy: Policy, start: date, end: date,
+                    leave_out: frozenset[str] = frozenset()) -> Report:
+    """Per consent purpose: current state on `end`, and grants/withdrawals recorded in the period
+    (the subjects in `leave_out` not counted)."""
     purposes = policy.consent_purposes()
-    state = {p: (c["granted"], c["withdrawn"])
-             for p, c in consent_counts(conn, policy, end.isoformat()).items()}
+    state = {p: (c["granted"], c["withdrawn"]) for p, c in consent_counts(
+        conn, policy, end.isoformat(), leave_out=leave_out).items()}
     moves = {p: (0, 0) for p in purposes}
     for purpose, grants, withdrawals in conn.execute(
         "SELECT purpose, sum(action = 'grant'), sum(action = 'withdraw') FROM consent_events "
-        "WHERE substr(at, 1, 10) BETWEEN ? AND ? GROUP BY purpose",
-        (start.isoformat(), end.isoformat()),
+        "WHERE substr(at, 1, 10) BETWEEN ? AND ? AND subject_id NOT IN (SELECT value FROM "
+        "json_each(?)) GROUP BY purpose",
+        (start.isoformat(), end.isoformat(), json.dumps(sorted(leave_out))),
     ):
         moves[purpose] = (grants, withdrawals)
     rows = []
@@ -196,14 +206,17 @@ def consents_report(conn: sqlite3.Connection, policy: Policy, start: date, end: 
                   notes=["Rows are purposes, not people: one person may appear in several rows."])
 
 
-def sources_report(conn: sqlite3.Connection, policy: Policy, start: date, end: date) -> Report:
-    """How data came in: items collected per source (rows) and month (columns)."""
+def sources_report(conn: sqlite3.Connection, policy: Policy, start: date, end: date,
+                   leave_out: frozenset[str] = frozenset()) -> Report:
+    """How data came in: items collected per source (rows) and month (columns) (the items of the
+    subjects in `leave_out` not counted)."""
     months = _months(start, end)
     counts: dict[tuple[str, str], int] = {}
     for source, month, n in conn.execute(
         "SELECT source, substr(collected_at, 1, 7), count(*) FROM items "
-        "WHERE substr(collected_at, 1, 10) BETWEEN ? AND ? GROUP BY 1, 2",
-        (start.isoformat(), end.isoformat()),
+        "WHERE substr(collected_at, 1, 10) BETWEEN ? AND ? AND subject_id NOT IN (SELECT value "
+        "FROM json_each(?)) GROUP BY 1, 2",
+        (start.isoformat(), end.isoformat(), json.dumps(sorted(leave_out))),
     ):
         counts[(source, month)] = n
     sources = policy.keys("sources") + sorted({s for s, _ in counts} - set(policy.keys("sources")))
@@ -213,14 +226,15 @@ def sources_report(conn: sqlite3.Connection, policy: Policy, start: date, end: d
 
 
 def requests_report(conn: sqlite3.Connection, policy: Policy, start: date, end: date,
-                    today: date) -> Report:
-    """Requests of every kind by month received: answered on time, late, still open."""
+                    today: date, leave_out: frozenset[str] = frozenset()) -> Report:
+    """Requests of every kind by month received: answered on time, late, still open (those of
+    the subjects in `leave_out` not counted)."""
     months = _months(start, end)
     grid = {m: [0, 0, 0] for m in months}  # on time, late, open: they add up to those received
     days: list[int] = []
     for view in request_views(conn, policy, today):
         month = view.received_on[:7]
-        if month not in grid:
+        if month not in grid or view.subject_id in leave_out:
             continue
         if view.status == "closed" and view.closed_on:
             on_time = view.closed_on <= view.due
@@ -265,12 +279,17 @@ def build(conn: sqlite3.Connection, policy: Policy, name: str, *, today: date,
     if name not in REPORTS:
         raise BadInput(f"unknown report {name!r}; reports: {', '.join(REPORTS)}")
     first, last = period(today, start, end)
+    # Art. 18, 21(1): reporting stops for a subject who objected to it or is restricted for it.
+    # (The retention report counts erasures: the people erased are no longer in the store.)
+    leave_out = frozenset(stopped_subjects(conn, policy, REPORTING))
     if name == "consents":
-        report = consents_report(conn, policy, first, last)
+        report = consents_report(conn, policy, first, last, leave_out)
     elif name == "sources":
-        report = sources_report(conn, policy, first, last)
+        report = sources_report(conn, policy, first, last, leave_out)
     elif name == "requests":
-        report = requests_report(conn, policy, first, last, today)
+        report = requests_report(conn, policy, first, last, today, leave_out)
     else:
         report = retention_report(conn, policy, first, last)
+    if name != "retention":
+        report.notes.append(LEFT_OUT_NOTE)
     return report.published(Control.from_policy(policy))

@@ -34,7 +34,8 @@ class HoldingView:
     disclosures: list[Disclosure]
     requests: list[RequestView]
     holds: list[Hold]  # active ones only
-    restrictions: list[Restriction] = field(default_factory=list)  # in force only (Art. 18)
+    # Every one (Art. 18): in force, or lifted with the day the person was told (Art. 18(3)).
+    restrictions: list[Restriction] = field(default_factory=list)
     objections: list[Objection] = field(default_factory=list)  # every one (Art. 21)
 
     def items_by_category(self) -> dict[str, list[Item]]:
@@ -57,8 +58,9 @@ class HoldingView:
                 for d in self.disclosures
             ],
             "requests": [
-                {"request": r.id, "status": r.status, "received": r.received_on, "due": r.due,
-                 "days_left": r.days_left, "extended": r.extended_on, "closed": r.closed_on}
+                {"request": r.id, "kind": r.kind, "status": r.outcome or r.status,
+                 "received": r.received_on, "due": r.due, "days_left": r.days_left,
+                 "closed": r.closed_on}
                 for r in self.requests
             ],
             "holds": [
@@ -68,7 +70,8 @@ class HoldingView:
             ],
             "restrictions": [
                 {"restriction": r.id, "purposes": r.scope, "since": r.started_at,
-                 "request": r.request_id, "reason": r.reason}
+                 "request": r.request_id, "reason": r.reason, "lifted": r.ended_at,
+                 "told_on": r.told_on}
                 for r in self.restrictions
             ],
             "objections": [
@@ -104,6 +107,6 @@ def holding(s: Session, subject_id: str) -> HoldingView:
         disclosures=[d for d in disclosures_of(s.conn, subject.id) if d.voided_at is None],
         requests=requests_of(s, subject.id),
         holds=holds_of(s.conn, subject.id, s.today),
-        restrictions=restrictions_of(s.conn, subject.id, active_only=True),
+        restrictions=restrictions_of(s.conn, subject.id),
         objections=objections_of(s.conn, subject.id),
     )

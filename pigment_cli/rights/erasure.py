@@ -108,7 +108,8 @@ def erase_on_request(s: Session, subject_id: str, *, ground: str = "request",
     suppress_email(conn, subject.email, s.stamp)  # they asked for erasure: never contact again
     s.after_commit(lambda: setattr(outcome, "scrubbed", scrub_files(conn, s.stamp)))  # and the WAL
     record_answer(s, answering, subject.id, "erase", erased_items=len(erase_entries),
-                  kept_items=len(keep_ids), whole_subject=outcome.whole_subject)
+                  kept_items=len(keep_ids), whole_subject=outcome.whole_subject,
+                  kept_categories=sorted({k["category"] for k in outcome.kept if k["items"]}))
     # Art. 19, before the disclosures go with the subject: every recipient when the whole
     # subject goes, else those of the categories erased.
     outcome.notices = note_recipients(

@@ -1,12 +1,16 @@
 """Letters to the person behind a request: acknowledgement, proof of identity, clarification,
-extension, completion, refusal and "nothing held", in the clinic's name, as plain text or HTML.
+extension, completion, refusal, "nothing held" and notice that a restriction will be lifted, in
+the clinic's name, as plain text or HTML.
 
 The words are Jinja2 templates (`templates/letters/<name>.<fmt>.j2`, package data); a clinic can
 override any of them with a file of the same name in the policy's `[letters] folder`. Rendering
 is sandboxed, HTML is autoescaped, and every value from the store is made plain first (control
 and bidirectional-override characters removed; one-line values kept on one line), so a hostile
-name or reason can neither inject markup nor forge the letter's layout. Audit entries carry the
-request id and the template only.
+name or reason can neither inject markup nor forge the letter's layout. The request's note is the
+clinic's internal summary: no letter can quote it. A letter that records a step (acknowledgement,
+extension) is dated the day of that step, also when it is printed again later for the file (it
+then says when it was printed). Audit entries carry the request id and the template only (and
+the restriction's id for a restriction-lifting letter).
 """
 
 from __future__ import annotations
@@ -15,16 +19,29 @@ import re
 import textwrap
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pigment_cli.clock import london_today
+from pigment_cli.clock import london_today, parse_date
 from pigment_cli.errors import BadInput, NotFound, Refused
 from pigment_cli.files import check_output, write_new_private
+from pigment_cli.policy import Policy
+from pigment_cli.records.objections import CONSENT, DIRECT_MARKETING
+from pigment_cli.records.restrictions import (
+    OBJECTABLE_BASES,
+    Restriction,
+    objections_of,
+    restrictions_of,
+)
 from pigment_cli.records.subjects import get_subject
 from pigment_cli.records.validate import clean_text
-from pigment_cli.rights.requests import NOTHING_HELD, RequestView, get_request
+from pigment_cli.rights.requests import (
+    DEFAULT_KEEP_CLOSED,
+    NOTHING_HELD,
+    RequestView,
+    get_request,
+)
 from pigment_cli.store.own import own_files
 from pigment_cli.store.seal import store_path_of
 from pigment_cli.store.session import Session
@@ -33,7 +50,7 @@ if TYPE_CHECKING:
     from jinja2 import BaseLoader
 
 TEMPLATES = ("acknowledgement", "id-request", "clarification", "extension", "completed",
-             "refusal", "nothing-held")
+             "refusal", "nothing-held", "restriction-lifting")
 FORMATS = ("txt", "html")
 TEXT_WIDTH = 72  # plain-text letters are wrapped to this many columns
 
@@ -52,6 +69,9 @@ _TOLD_TO_RECIPIENTS = {"rectification": "correction", "erasure": "erasure",
                        "restriction": "restriction"}
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")
+# The step a letter records: it is dated that day, however late it is printed.
+_STEP_DAY = {"acknowledgement": "acknowledged_on", "extension": "extended_on"}
+_UNITS = {"y": "year", "m": "month", "w": "week", "d": "day"}
 # Characters that reorder or hide text (Trojan Source): never part of a name or a reason.
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -65,6 +85,18 @@ class Letter:
     fmt: str
     text: str
     out: Path | None = None
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What a letter needs beyond the request: its date, the text it quotes (`detail`), and the
+    restriction a restriction-lifting letter is about and the day it will be lifted."""
+
+    letter_day: date
+    today: date
+    detail: str | None = None
+    restriction: Restriction | None = None
+    lift_on: date | None = None
 
 
 # --- plain values ------------------------------------------------------------------------------
@@ -117,6 +149,20 @@ def wrap_text(text: str, width: int = TEXT_WIDTH) -> str:
     return "\n".join(out)
 
 
+def duration_words(text: str) -> str:
+    """A policy duration in words: `2y` -> `2 years`, `1m` -> `1 month`, `30d` -> `30 days`."""
+    match = re.fullmatch(r"\s*(\d+)\s*([ymwd])\s*", str(text))
+    if not match:
+        raise BadInput(f"the policy's duration {text!r} is not one such as 2y, 18m, 6w or 30d")
+    number, unit = int(match.group(1)), _UNITS[match.group(2)]
+    return f"{number} {unit}{'' if number == 1 else 's'}"
+
+
+def _stamp_day(stamp: str) -> date:
+    """The clinic's day (Europe/London) of a stored UTC timestamp."""
+    return london_today(datetime.fromisoformat(stamp))
+
+
 # --- what each letter needs --------------------------------------------------------------------
 
 
@@ -125,12 +171,60 @@ def _closed_hint(view: RequestView) -> str:
             "nothing-held letter instead")
 
 
-def _check(view: RequestView, template: str, today: date, detail: str | None) -> str | None:
+def _letter_day(view: RequestView, template: str, today: date) -> date:
+    """The letter's date: the day of the step it records (acknowledged_on, extended_on) when
+    that step is recorded, else today."""
+    step = getattr(view, _STEP_DAY[template]) if template in _STEP_DAY else None
+    return date.fromisoformat(step) if step else today
+
+
+def _restriction_to_lift(s: Session, view: RequestView) -> Restriction:
+    """The restriction a restriction-lifting letter is about: one in force tied to the request,
+    or (for a restriction request) the subject's one in force of the request's scope, or their
+    only one (BadInput otherwise: ids and purpose keys only)."""
+    active = restrictions_of(s.conn, view.subject_id, active_only=True) if view.subject_id else []
+    tied = [r for r in active if r.request_id == view.id]
+    if tied:
+        return tied[-1]
+    if view.kind == "restriction" and active:
+        same = [r for r in active if r.purpose == view.purpose]
+        if same:
+            return same[-1]
+        if len(active) == 1:
+            return active[0]
+        scopes = ", ".join(r.scope for r in active)
+        raise BadInput(f"request {view.id}: {view.subject_id} has {len(active)} restrictions in "
+                       f"force ({scopes}) and none is tied to this request or of its scope; "
+                       "write the letter from a restriction request of the scope to lift "
+                       "(request open --kind restriction [--purpose P])")
+    who = f"{view.subject_id} has" if view.subject_id else "the person has"
+    raise BadInput(f"request {view.id}: {who} no restriction in force "
+                   f"{'of its scope' if view.kind == 'restriction' else 'tied to it'} to lift "
+                   "(see: pigment subject show)")
+
+
+def _lift_day(lift_on: str | None, letter_day: date) -> date:
+    if lift_on is None or not lift_on.strip():
+        raise BadInput("--lift-on is required: the day the restriction will be lifted (UK GDPR "
+                       "Art. 18(3): the person is told before)")
+    day = parse_date(lift_on, "--lift-on")
+    if day <= letter_day:
+        raise BadInput(f"--lift-on {day.isoformat()} must be after the letter's date "
+                       f"({letter_day.isoformat()}): the person must be told before the "
+                       "restriction is lifted (UK GDPR Art. 18(3))")
+    return day
+
+
+def _check(s: Session, view: RequestView, template: str, today: date, detail: str | None,
+           lift_on: str | None) -> _Facts:
     """Refuse a letter the request's state does not support (BadInput, exit 2; an extension
-    letter after the first month, Refused, exit 3). Returns the clarification's text."""
+    letter after the first month, Refused, exit 3). Returns what the letter needs."""
     closed = view.status == "closed"
-    if template in ("acknowledgement", "id-request", "clarification") and closed:
+    if template in ("id-request", "clarification") and closed:
         raise BadInput(_closed_hint(view))
+    if template == "acknowledgement" and closed and not view.acknowledged_on:
+        raise BadInput(f"request {view.id} was closed on {view.closed_on} and no acknowledgement "
+                       "was recorded: there is no acknowledgement letter to print again")
     if template == "id-request":
         if view.kind == "complaint":
             raise BadInput(f"request {view.id} is a complaint: it has no clock for proof of "
@@ -146,14 +240,14 @@ def _check(view: RequestView, template: str, today: date, detail: str | None) ->
         text = detail or (view.pauses[-1].reason if view.pauses else None)
         if not text:
             raise BadInput("--detail is required: say what is unclear in the request")
-        return text
+        return _Facts(today, today, text)
     if template == "extension":
         if not view.extended:
             raise BadInput(f"request {view.id} is not extended: extend it first (pigment request "
                            f"extend {view.id} --reason TEXT)")
-        if closed:
-            raise BadInput(_closed_hint(view))
-        if today > date.fromisoformat(view.one_month_due):
+        # A closed request's extension letter is a copy for the file, dated the day it was
+        # extended; an open one is being sent now, and must reach the person in the first month.
+        if not closed and today > date.fromisoformat(view.one_month_due):
             raise Refused(f"request {view.id}: its first month ended on {view.one_month_due}; "
                           "the person must be told of an extension within it (UK GDPR Art. "
                           "12(3)), so pigment will not date a letter after it")
@@ -177,7 +271,10 @@ def _check(view: RequestView, template: str, today: date, detail: str | None) ->
             raise BadInput(f"request {view.id} is a complaint: answer it with --template completed")
         if closed and view.outcome != NOTHING_HELD:
             raise BadInput(f"request {view.id} was closed as {view.outcome}, not nothing-held")
-    return None
+    if template == "restriction-lifting":
+        restriction = _restriction_to_lift(s, view)
+        return _Facts(today, today, detail, restriction, _lift_day(lift_on, today))
+    return _Facts(_letter_day(view, template, today), today)
 
 
 def _person(s: Session, view: RequestView) -> dict[str, Any]:
@@ -196,24 +293,72 @@ def _person(s: Session, view: RequestView) -> dict[str, Any]:
     lines = [line for line in plain(address, multiline=True).split("\n") if line]
     return {"name": name_text, "address_lines": lines,
             "salutation": name_text or "Sir or Madam",
+            "in_store": view.subject_id is not None,
             "email_held": bool(view.person_email) and view.subject_id is None}
 
 
+def _purpose_key(s: Session, view: RequestView) -> str | None:
+    """The purpose the request is about: its --purpose, else (an objection) the purpose of the
+    objection recorded against it."""
+    if view.purpose or view.kind != "objection" or view.subject_id is None:
+        return view.purpose
+    tied = [o for o in objections_of(s.conn, view.subject_id) if o.request_id == view.id]
+    return tied[-1].purpose if tied else None
+
+
+def _objection_ground(policy: Policy, key: str | None) -> str:
+    """Which rule answers an objection to `key`: direct_marketing (Art. 21(2)-(3), absolute),
+    consent (a withdrawal, Art. 7(3)), legitimate_interests or public_task (Art. 21(1)); ``
+    when the purpose is unknown or carries no right to object."""
+    purpose = policy.find_purpose(key)
+    if purpose is None:
+        return ""
+    if purpose.direct_marketing:
+        return DIRECT_MARKETING
+    if purpose.rests_on_consent:
+        return CONSENT
+    return purpose.basis if purpose.basis in OBJECTABLE_BASES else ""
+
+
+def _kept(policy: Policy, view: RequestView) -> list[str]:
+    """The categories of data an erasure kept, as the policy names them, when its `erase`
+    actions record them (`kept`: [{"category": ...}] or `kept_categories`: [...])."""
+    labels: list[str] = []
+    for action in view.actions:
+        if action["action"] != "erase" or not isinstance(action["detail"], dict):
+            continue
+        detail = action["detail"]
+        entries = detail.get("kept") or detail.get("kept_categories") or []
+        for entry in entries if isinstance(entries, list) else []:
+            key = entry.get("category") if isinstance(entry, dict) else entry
+            label = plain(policy.label_or_key("categories", key)) if isinstance(key, str) else ""
+            if label and label not in labels:
+                labels.append(label)
+    return labels
+
+
 def _context(s: Session, view: RequestView, template: str, fmt: str,
-             detail: str | None) -> dict[str, Any]:
+             facts: _Facts) -> dict[str, Any]:
     policy = s.policy
     controller, authority = policy.controller, policy.authority
-    purpose = policy.find_purpose(view.purpose)
+    key = _purpose_key(s, view)
+    purpose = policy.find_purpose(key)
     phrase = KIND_PHRASES[view.kind]
     if purpose is not None:
         phrase += f" (for: {purpose.label})"
-    elif view.purpose:
-        phrase += f" (for: {view.purpose})"
+    elif key:
+        phrase += f" (for: {key})"
     paused_on = next((p.paused_on for p in reversed(view.pauses) if p.resumed_on is None), None)
+    # What the acknowledgement said then: the one-month date, unless already extended.
+    extended_then = view.extended and (view.extended_on or "") <= facts.letter_day.isoformat()
+    restriction = facts.restriction
+    lifted_scope = policy.find_purpose(restriction.purpose) if restriction else None
     return {
         "fmt": fmt,
         "template": template,
-        "letter_date": long_date(london_today(s.now)),
+        "letter_date": long_date(facts.letter_day),
+        # A letter dated the day of an earlier step is a copy: it says when it was printed.
+        "printed_date": long_date(facts.today) if facts.letter_day != facts.today else "",
         "clinic": {
             "name": plain(controller.get("name")),
             "address_lines": [ln for ln in plain(controller.get("address"),
@@ -229,15 +374,17 @@ def _context(s: Session, view: RequestView, template: str, fmt: str,
         },
         "person": _person(s, view),
         "request": {
+            # Never the request's note: it is the clinic's internal summary.
             "id": view.id,
             "kind": view.kind,
             "phrase": plain(phrase),
             "heading": plain(phrase[:1].upper() + phrase[1:]),
-            "purpose": plain(purpose.label if purpose else view.purpose),
+            "purpose": plain(purpose.label if purpose else key),
             "direct_marketing": bool(purpose and purpose.direct_marketing),
-            "note": plain(view.note, multiline=True),
+            "objection_ground": _objection_ground(policy, key),
             "received": long_date(view.received_on),
             "due": long_date(view.due),
+            "ack_due": long_date(view.due if extended_then else view.one_month_due),
             "one_month_due": long_date(view.one_month_due),
             "extended": view.extended,
             "extension_reason": plain(view.extension_reason, multiline=True),
@@ -245,10 +392,21 @@ def _context(s: Session, view: RequestView, template: str, fmt: str,
             "closed": long_date(view.closed_on),
             "outcome": view.outcome or ("done" if view.status == "closed" else ""),
             "outcome_reason": plain(view.outcome_reason, multiline=True),
+            "kept": _kept(policy, view) if view.kind == "erasure" else [],
+            "keep_closed": duration_words(str(policy.request_setting("keep_closed",
+                                                                     DEFAULT_KEEP_CLOSED))),
             "recipient_event": _TOLD_TO_RECIPIENTS.get(view.kind, ""),
             "recipients": len({n["recipient"] for n in view.notices}),
         },
-        "detail": plain(detail, multiline=True),
+        "restriction": {
+            "id": restriction.id if restriction else None,
+            "all_purposes": bool(restriction and restriction.purpose is None),
+            "purpose": plain(lifted_scope.label if lifted_scope else
+                             (restriction.purpose if restriction else "")),
+            "since": long_date(_stamp_day(restriction.started_at)) if restriction else "",
+            "lift_on": long_date(facts.lift_on),
+        },
+        "detail": plain(facts.detail, multiline=True),
     }
 
 
@@ -329,33 +487,39 @@ def _template_name(template: str, fmt: str) -> tuple[str, str]:
     return key, kind
 
 
-def _letter(s: Session, request_id: str, template: str, fmt: str,
-            detail: str | None) -> tuple[RequestView, str, str, str]:
+def _letter(s: Session, request_id: str, template: str, fmt: str, detail: str | None,
+            lift_on: str | None) -> tuple[RequestView, str, str, str, _Facts]:
     template, fmt = _template_name(template, fmt)
     text = clean_text(detail, "--detail", multiline=True) if detail is not None else None
-    if text and template != "clarification":
-        raise BadInput("--detail is for the clarification letter only")
+    if text and template not in ("clarification", "restriction-lifting"):
+        raise BadInput("--detail is for the clarification and restriction-lifting letters only")
+    if lift_on is not None and template != "restriction-lifting":
+        raise BadInput("--lift-on is for the restriction-lifting letter only")
     view = get_request(s, request_id)
-    clarification = _check(view, template, london_today(s.now), text)
+    facts = _check(s, view, template, london_today(s.now), text, lift_on)
     body = _render(letters_folder(s), f"{template}.{fmt}.j2",
-                   _context(s, view, template, fmt, clarification))
+                   _context(s, view, template, fmt, facts))
     if fmt == "txt":
         body = wrap_text(body)
-    return view, template, fmt, body.rstrip("\n") + "\n"
+    return view, template, fmt, body.rstrip("\n") + "\n", facts
 
 
 def render_letter(s: Session, request_id: str, template: str, fmt: str = "txt", *,
-                  detail: str | None = None) -> str:
+                  detail: str | None = None, lift_on: str | None = None) -> str:
     """The letter `template` for the request, ready to send (unaudited: `issue_letter` audits).
-    `detail` (clarification only) says what is unclear; default: the latest pause's reason."""
-    return _letter(s, request_id, template, fmt, detail)[3]
+    `detail`: for a clarification, what is unclear (default: the latest pause's reason); for a
+    restriction-lifting letter, why it will be lifted. `lift_on` (restriction-lifting only,
+    required there): the day the restriction will be lifted, after the letter's date."""
+    return _letter(s, request_id, template, fmt, detail, lift_on)[3]
 
 
 def issue_letter(s: Session, request_id: str, template: str, fmt: str = "txt", *,
-                 detail: str | None = None, out: Path | None = None) -> Letter:
+                 detail: str | None = None, lift_on: str | None = None,
+                 out: Path | None = None) -> Letter:
     """Render a letter and record that it was issued ("request letter": the request id and the
-    template). With `out`, write it to that new file (mode 0600; never over an existing file:
-    BadInput). The audit entry is committed before the file appears."""
+    template, and the restriction's id for a restriction-lifting letter). With `out`, write it
+    to that new file (mode 0600; never over an existing file: BadInput). The audit entry is
+    committed before the file appears."""
     if out is not None:
         check_output(out, own_files(s.path or store_path_of(s.conn)))
         if out.exists() or out.is_symlink():
@@ -363,8 +527,9 @@ def issue_letter(s: Session, request_id: str, template: str, fmt: str = "txt", *
                            "choose a new name")
         if not out.parent.is_dir():
             raise BadInput(f"--out {out}: there is no folder {out.parent}")
-    view, template, fmt, text = _letter(s, request_id, template, fmt, detail)
-    s.audit("request letter", view.subject_id, request=view.id, template=template)
+    view, template, fmt, text, facts = _letter(s, request_id, template, fmt, detail, lift_on)
+    ids: dict[str, Any] = {"restriction": facts.restriction.id} if facts.restriction else {}
+    s.audit("request letter", view.subject_id, request=view.id, template=template, **ids)
     if out is None:
         return Letter(view.id, template, fmt, text)
     s.commit_so_far()  # on record before the letter exists

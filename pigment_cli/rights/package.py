@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pigment_cli import __version__
-from pigment_cli.errors import BadInput
+from pigment_cli.errors import BadInput, Refused
 from pigment_cli.files import (
     csv_bytes,
     lock_in_use,
@@ -336,7 +336,8 @@ def export_package(s: Session, subject_id: str, out: Path, *, zip_: bool = False
     refuse_own_file(out, own_files(s.path) if s.path else [])
     _refuse_existing(out)
     if request_id and answers:
-        check_answerable(s.conn, request_id, get_subject(s.conn, subject_id).id, "export")
+        row = check_answerable(s.conn, request_id, get_subject(s.conn, subject_id).id, "export")
+        _require_review(s, row["id"], row["subject_id"])
     files, data = package_files(s, subject_id)
     detail: dict[str, Any] = {"files": len(files), "zip": zip_}
     if request_id:
@@ -360,6 +361,18 @@ def export_package(s: Session, subject_id: str, out: Path, *, zip_: bool = False
             "subject_id": data["subject"]["id"], "reviews": reviews}
 
 
+def _require_review(s: Session, request_id: str, subject_id: str) -> None:
+    """The package that answers a request releases health data only after a health
+    professional's serious-harm review is recorded on it (DPA 2018 Sch. 3 Part 2)."""
+    reviewed = s.conn.execute("SELECT reviewed_on FROM requests WHERE id = ?",
+                              (request_id,)).fetchone()[0]
+    if not reviewed and holds_health_data(s, subject_id):
+        raise Refused(
+            f"request {request_id}: the subject's data includes health data; record a health "
+            f"professional's review first (pigment sar review {request_id} --by NAME --outcome "
+            "release --note TEXT)")
+
+
 def close_and_export(s: Session, request_id: str, out: Path, *, on: str | None = None,
                      zip_: bool = False) -> tuple[RequestView, dict[str, Any]]:
     """Close a request and write its access package, in one transaction."""
@@ -368,7 +381,8 @@ def close_and_export(s: Session, request_id: str, out: Path, *, on: str | None =
         raise BadInput(f"request {row['id']} is from someone the clinic holds nothing on: there "
                        "is no package to write (answer it with: pigment request letter "
                        f"{row['id']} --template nothing-held)")
-    record_answer(s, row["id"], row["subject_id"], "export", closing=True)
+    _require_review(s, row["id"], row["subject_id"])
+    record_answer(s, row["id"], row["subject_id"], "export")
     view = close(s, row["id"], on=on, exported=True)
     package = export_package(s, row["subject_id"], out, zip_=zip_, request_id=view.id,
                              answers=False)

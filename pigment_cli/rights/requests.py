@@ -6,8 +6,9 @@ restriction, portability, objection: UK GDPR Art. 12(3), 15-21) and complaints t
   requested fee, pauses added, extendable once by two months (`pigment_cli.clock.sar_due_date`).
 - A complaint must be acknowledged within the 30 days beginning with the day it is received (DPA
   2018 s.164A(3), inserted by DUAA 2025 s.103); then the clinic replies without
-  undue delay (no statutory date: the policy's `requests.complaint_reply_days` after the
-  acknowledgement is the clinic's own target, shown as the due date).
+  undue delay (no statutory date: the policy's `requests.complaint_reply_days` after receipt,
+  56 by default and never before the acknowledgement is due, is the clinic's own target, shown
+  as the due date once acknowledged). A late acknowledgement stays on record (`ack_late`).
 - A request is closed with an outcome. Closing one as done (or partly done) needs the action
   that answers it recorded first (`records.answers`: `erase --request`, `item correct --request`,
   `sar export --request`, ...).
@@ -24,7 +25,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pigment_cli.clock import (
@@ -34,12 +35,18 @@ from pigment_cli.clock import (
     sar_due_date,
     sar_raw_end,
 )
-from pigment_cli.errors import BadInput, NotFound, Refused
+from pigment_cli.errors import BadInput, NeedsConfirmation, NotFound, Refused
 from pigment_cli.policy import Policy
 from pigment_cli.records.answers import ACTION_KINDS, actions_of
 from pigment_cli.records.ids import fresh_id
 from pigment_cli.records.notices import notices_of
-from pigment_cli.records.subjects import get_subject
+from pigment_cli.records.subjects import (
+    NAME_KEY_SQL,
+    duplicate_matches,
+    get_subject,
+    name_key,
+    use_name_key,
+)
 from pigment_cli.records.validate import EMAIL, clean_text
 from pigment_cli.store.session import Session
 
@@ -61,8 +68,9 @@ NOTHING_HELD = "nothing-held"  # the outcome for a person the clinic holds nothi
 # DPA 2018 s.164A(3) (inserted by DUAA 2025 s.103): acknowledge "within the period of 30 days
 # beginning when the complaint is received": the day of receipt is the first of the 30.
 COMPLAINT_ACK_DAYS = 30
-DEFAULT_COMPLAINT_REPLY_DAYS = 28
+DEFAULT_COMPLAINT_REPLY_DAYS = 56  # after receipt: the clinic's own target, not the law's
 DEFAULT_KEEP_CLOSED = "2y"
+CONTACT_KEEP_DAYS = 30  # an erased requester's contact details, kept after closing for the reply
 WARN_WORKING_DAYS = 3  # opening a request due within this many working days warns
 REQUEST_CHANNELS = ("email", "letter", "phone", "in_clinic", "web_form")
 REVIEW_OUTCOMES = ("release", "withhold-part")
@@ -87,8 +95,10 @@ def deadline(policy: Policy, start: date, *, extended: bool = False) -> date:
 
 
 def answering_actions(kind: str) -> tuple[str, ...]:
-    """The actions that answer a request of `kind` (none for complaints)."""
-    return tuple(action for action, kinds in ACTION_KINDS.items() if kind in kinds)
+    """The actions that let a request of `kind` be closed as done (none for complaints). Lifting
+    a restriction is recorded on a restriction request but never answers it."""
+    return tuple(action for action, kinds in ACTION_KINDS.items()
+                 if kind in kinds and action != "unrestrict")
 
 
 def parse_within(text: str) -> int:
@@ -170,6 +180,7 @@ class RequestView:
     note: str | None = None
     acknowledged_on: str | None = None
     ack_due: str | None = None  # complaints only
+    ack_late: bool = False  # acknowledged (or still not) after ack_due
     outcome: str | None = None
     outcome_reason: str | None = None
     person_name: str | None = None  # someone not (or no longer) in the store
@@ -207,9 +218,11 @@ def _view(row: sqlite3.Row, pauses: list[sqlite3.Row], policy: Policy, today: da
         # days), then the clinic's own target for the reply.
         ack_due = received + timedelta(days=COMPLAINT_ACK_DAYS - 1)
         if row["acknowledged_on"]:
+            # The reply is owed "without undue delay" from receipt: a late acknowledgement never
+            # moves the clinic's target for it.
             reply_days = policy.request_setting("complaint_reply_days",
                                                 DEFAULT_COMPLAINT_REPLY_DAYS)
-            due = date.fromisoformat(row["acknowledged_on"]) + timedelta(days=int(reply_days))
+            due = max(received + timedelta(days=int(reply_days)), ack_due)
         else:
             due = ack_due
         target = due
@@ -255,6 +268,9 @@ def _view(row: sqlite3.Row, pauses: list[sqlite3.Row], policy: Policy, today: da
         note=row["note"],
         acknowledged_on=row["acknowledged_on"],
         ack_due=ack_due.isoformat() if ack_due else None,
+        ack_late=ack_due is not None and (
+            (row["acknowledged_on"] or (row["closed_on"] if closed else today.isoformat()))
+            > ack_due.isoformat()),
         outcome=row["outcome"],
         outcome_reason=row["outcome_reason"],
         person_name=row["person_name"],
@@ -301,6 +317,11 @@ def _row(conn: sqlite3.Connection, request_id: str) -> sqlite3.Row:
 def _command(kind: str, verb: str) -> str:
     """The audit trail's name for a step: `sar open` for the access kind, `request open` else."""
     return f"{'sar' if kind == 'access' else 'request'} {verb}"
+
+
+def london_day(stamp: str) -> date:
+    """The clinic's day of a stored UTC timestamp."""
+    return london_today(datetime.fromisoformat(stamp))
 
 
 def today_of(s: Session) -> date:
@@ -413,7 +434,8 @@ def _open_row(s: Session, request_id: str, step: str | None = None,
     if row["status"] == "closed":
         raise BadInput(f"request {row['id']} was closed on {row['closed_on']}; it cannot change")
     if kinds is not None and row["kind"] not in kinds:
-        raise BadInput(f"request {row['id']} is a {row['kind']} request: {step} applies to "
+        article = "an" if row["kind"][0] in "aeiou" else "a"
+        raise BadInput(f"request {row['id']} is {article} {row['kind']} request: {step} applies to "
                        f"{', '.join(kinds)} requests only")
     return row
 
@@ -428,12 +450,38 @@ def _reason(text: str, what: str) -> str:
     return value
 
 
+def held_like(conn: sqlite3.Connection, name: str | None, email: str | None) -> list[str]:
+    """Subjects who may be the person behind a request "from someone not in the store": the same
+    name (case and spacing ignored) or the same email. Before telling anyone the clinic holds
+    nothing on them (an Art. 15 confirmation), a human must check these."""
+    found = {m.subject_id for m in duplicate_matches(conn, None, None, email)}
+    key = name_key(name)
+    if key:
+        use_name_key(conn)
+        found |= {r[0] for r in conn.execute(
+            f"SELECT id FROM subjects WHERE {NAME_KEY_SQL}(name) = ?", (key,))}
+    return sorted(found)
+
+
+def _refuse_held_like(conn: sqlite3.Connection, name: str | None, email: str | None,
+                      doing: str) -> None:
+    like = held_like(conn, name, email)
+    if like:
+        ids = ", ".join(like[:5]) + (f" and {len(like) - 5} more" if len(like) > 5 else "")
+        said = f"{ids} {'has' if len(like) == 1 else 'have'} the same name or email"
+        raise NeedsConfirmation(
+            f"{said}: check (pigment subject show ID) before {doing}; nothing was changed "
+            "(give --yes if it is someone else)", f"{said}; {doing} anyway?")
+
+
 def open_request(s: Session, subject_id: str | None, *, received: str, channel: str = "email",
                  kind: str = "access", purpose: str | None = None, note: str | None = None,
-                 person_name: str | None = None, person_email: str | None = None) -> RequestView:
+                 person_name: str | None = None, person_email: str | None = None,
+                 duplicate_ok: bool = False) -> RequestView:
     """Record a request received on `received`; returns its view (id and due date). Without a
     subject (`subject_id` None) it is the request of someone the clinic holds nothing on: their
-    name (and email, if given) are kept with it."""
+    name (and email, if given) are kept with it; if a subject has the same name or email it is
+    refused (NeedsConfirmation) unless `duplicate_ok`."""
     check_kind(kind)
     if channel not in REQUEST_CHANNELS:
         raise BadInput(f"unknown channel {channel!r}; use one of: {', '.join(REQUEST_CHANNELS)}")
@@ -445,6 +493,8 @@ def open_request(s: Session, subject_id: str | None, *, received: str, channel: 
         email = clean_text(person_email, "--email") or None
         if email and not EMAIL.match(email):
             raise BadInput("--email is not an email address")
+        if not duplicate_ok:
+            _refuse_held_like(s.conn, name, email, "recording it as someone not in the store")
     elif person_name is not None or person_email is not None:
         raise BadInput("--name and --email are only for a request from someone not in the store "
                        "(--unknown); the subject's own details are in their record")
@@ -506,7 +556,7 @@ def acknowledge(s: Session, request_id: str, *, on: str | None = None) -> Reques
 
 def pause(s: Session, request_id: str, *, reason: str, on: str | None = None) -> RequestView:
     """Stop the clock: clarification was asked for on `on`."""
-    row = _open_row(s, request_id, "pause", _CLOCKED)
+    row = _open_row(s, request_id, "pause (stopping the clock for clarification)", ("access",))
     text = _reason(reason, "--reason")
     pauses = _pauses(s.conn, row["id"])
     waiting = [p for p in pauses if p["resumed_on"] is None]
@@ -604,14 +654,17 @@ def outcomes_for(kind: str, unknown_person: bool) -> tuple[str, ...]:
 
 
 def close(s: Session, request_id: str, *, on: str | None = None, outcome: str | None = None,
-          reason: str | None = None, exported: bool = False) -> RequestView:
+          reason: str | None = None, exported: bool = False,
+          duplicate_ok: bool = False) -> RequestView:
     """Close a request with its outcome (default: done; a complaint's must be given).
 
     - done / partly-done need the action that answers the request recorded first (for access
       and portability: the package written, `exported` when it is written in this transaction);
       refused needs the reasons (they go in the refusal letter, Art. 12(4)).
     - A request releasing health data needs a health professional's review recorded first.
-    - A complaint must have been acknowledged.
+    - A complaint must have been acknowledged, unless it is closed within its 30 days.
+    - Never closed before the day of the last action that answers it, or its acknowledgement.
+    - An erasure that kept data (Art. 17(3)) is partly done, not done.
     - A person the clinic holds nothing on: `nothing-held` (the default for them)."""
     row = _open_row(s, request_id)
     kind, unknown = row["kind"], row["subject_id"] is None
@@ -625,6 +678,9 @@ def close(s: Session, request_id: str, *, on: str | None = None, outcome: str | 
         raise BadInput(f"unknown outcome {outcome!r} for a {kind} request"
                        f"{' from someone not in the store' if unknown else ''}; use one of: "
                        f"{', '.join(allowed)}")
+    if outcome == NOTHING_HELD and not duplicate_ok:  # a subject may have been added since
+        _refuse_held_like(s.conn, row["person_name"], row["person_email"],
+                          "answering that nothing is held")
     text = clean_text(reason, "--reason", multiline=True) or None
     if outcome in ("refused", "not-upheld", "partly-upheld", "partly-done") and not text:
         raise BadInput(f"--reason is required to close a request as {outcome}: it goes in the "
@@ -634,10 +690,20 @@ def close(s: Session, request_id: str, *, on: str | None = None, outcome: str | 
     after = "the request was received"
     if waiting:
         earliest, after = date.fromisoformat(waiting[0]["paused_on"]), "the pause began"
+    if row["acknowledged_on"] and date.fromisoformat(row["acknowledged_on"]) > earliest:
+        earliest, after = date.fromisoformat(row["acknowledged_on"]), "it was acknowledged"
+    actions = actions_of(s.conn, row["id"])
+    if actions:  # a request is never closed before the work that answers it
+        last = max(london_day(a["at"]) for a in actions)
+        if last > earliest:
+            earliest, after = last, f"its last action ({actions[-1]['action']})"
     day = _day(s, on, "--on", earliest, after)
     if kind == "complaint" and not row["acknowledged_on"]:
-        raise Refused(f"request {row['id']}: a complaint must be acknowledged before it is "
-                      f"closed (pigment request acknowledge {row['id']} --on DATE)")
+        ack_due = _current(s, row["id"]).ack_due or ""
+        if day.isoformat() > ack_due:  # an outcome within the 30 days acknowledges it too
+            raise Refused(f"request {row['id']}: a complaint not answered within its 30 days "
+                          f"must be acknowledged before it is closed (pigment request "
+                          f"acknowledge {row['id']} --on DATE)")
     releases = kind in ("access", "portability") and outcome in ("done", "partly-done")
     if releases and not row["reviewed_on"] and holds_health_data(s, row["subject_id"]):
         raise Refused(
@@ -647,13 +713,22 @@ def close(s: Session, request_id: str, *, on: str | None = None, outcome: str | 
         )
     if outcome in ("done", "partly-done"):
         needed = answering_actions(kind)
-        done = {a["action"] for a in actions_of(s.conn, row["id"])}
+        done = {a["action"] for a in actions}
         if exported:
             done.add("export")
         if not done & set(needed):
             raise Refused(f"request {row['id']}: nothing answering this {kind} request is "
                           f"recorded yet ({_how_to_answer(kind, row['id'])}); close it as "
                           "refused or withdrawn otherwise")
+    erasures = [a["detail"] for a in actions if a["action"] == "erase"]
+    if kind == "erasure" and outcome == "done" and erasures and not any(
+            d.get("whole_subject") for d in erasures):
+        kept = sum(int(d.get("kept_items") or 0) for d in erasures)
+        why = (f"kept {kept} item(s) a legal duty keeps (UK GDPR Art. 17(3))" if kept else
+               "kept the subject's record (a hold or another open request stands)")
+        raise Refused(f"request {row['id']}: the erasure {why}; close it as partly-done with "
+                      "--reason saying what was kept and why (the letter must tell the person, "
+                      "Art. 12(4)), or erase again once nothing holds it")
     s.conn.execute("UPDATE requests SET status = 'closed', closed_on = ?, outcome = ?, "
                    "outcome_reason = ? WHERE id = ?", (day.isoformat(), outcome, text, row["id"]))
     s.audit(_command(kind, "close"), row["subject_id"], request=row["id"], outcome=outcome,
@@ -677,8 +752,9 @@ def sweep_closed(conn: sqlite3.Connection, policy: Policy, today: date, *, stamp
                  actor: str, apply: bool) -> int:
     """The closed requests of people no longer (or never) in the store whose
     `requests.keep_closed` (after closing) has passed: removed with `apply` (with their actions
-    and pauses), and the Art. 19 notices of erased subjects as old and no longer tied to a kept
-    request. Returns how many requests are (or were) due. Requests of a subject still held stay
+    and pauses), and the Art. 19 notices of erased subjects no longer tied to a kept request
+    whose recipient was told (`notified_on`) longer ago than that; a notice not yet given is
+    never removed. Returns how many requests are (or were) due. Requests of a subject still held stay
     with the subject's record. Call inside a transaction."""
     from pigment_cli.policy.rules import after
 
@@ -690,10 +766,18 @@ def sweep_closed(conn: sqlite3.Connection, policy: Policy, today: date, *, stamp
     if not apply:
         return len(gone)
     conn.executemany("DELETE FROM requests WHERE id = ?", [(g,) for g in gone])
+    # An erased subject's name and email were kept on their open requests only to address the
+    # reply: a month after closing, the request's id (and the tombstone) is record enough.
+    cutoff = (today - timedelta(days=CONTACT_KEEP_DAYS)).isoformat()
+    conn.execute(
+        "UPDATE requests SET person_name = NULL, person_email = NULL WHERE status = 'closed' "
+        "AND closed_on <= ? AND subject_id IS NOT NULL AND person_name IS NOT NULL "
+        "AND subject_id NOT IN (SELECT id FROM subjects)", (cutoff,))
+    # Art. 19: a notice stays until its recipient has been told, then as long as a request.
     notices = conn.execute(
-        "SELECT id, created_at FROM recipient_notices WHERE subject_id NOT IN "
-        "(SELECT id FROM subjects) AND (request_id IS NULL OR request_id NOT IN "
-        "(SELECT id FROM requests))").fetchall()
+        "SELECT id, notified_on FROM recipient_notices WHERE notified_on IS NOT NULL AND "
+        "subject_id NOT IN (SELECT id FROM subjects) AND (request_id IS NULL OR request_id NOT "
+        "IN (SELECT id FROM requests))").fetchall()
     old = [r[0] for r in notices if after(date.fromisoformat(r[1][:10]), keep) <= today]
     conn.executemany("DELETE FROM recipient_notices WHERE id = ?", [(n,) for n in old])
     if gone or old:

@@ -340,7 +340,8 @@ def _m3_every_right(conn: sqlite3.Connection) -> None:
             request_id TEXT,
             reason TEXT,
             started_at TEXT NOT NULL,
-            ended_at TEXT
+            ended_at TEXT,
+            told_on TEXT  -- Art. 18(3): the day the person was told it would be lifted
         );
         CREATE INDEX restrictions_subject ON restrictions (subject_id);
         CREATE TABLE objections (

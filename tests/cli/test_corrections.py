@@ -406,7 +406,8 @@ def test_erase_answers_the_erasure_request_and_the_request_survives(cli, store: 
                         "requests WHERE id = ?", request) == [
         (sid, "erasure", "open", "Erin Erased", "erin@example.org")]
     assert _actions(store, request) == [
-        ("erase", {"erased_items": 1, "kept_items": 0, "whole_subject": True})]
+        ("erase", {"erased_items": 1, "kept_categories": [], "kept_items": 0,
+                   "whole_subject": True})]
     # The recipients are still to be told after the subject has gone.
     pending = cli.json("disclosure", "notices", sid, "--pending")
     assert [(n["disclosure_id"], n["recipient"]) for n in pending] == [(lab, "North Lab")]

@@ -45,6 +45,7 @@ def test_letter_prints_to_stdout_and_is_audited_with_ids_only(cli, subject_id: s
     assert "Dear Ada Lovelace," in result.stdout
     assert "received on 20 November 2026" in result.stdout
     assert "25 November 2026" in result.stdout  # dated today (the fixed clock)
+    assert "My records from 2024" not in result.stdout  # the note is internal: never quoted
     assert result.stderr == ""
     [(subject, detail)] = _audit(db, "request letter")
     assert subject == subject_id
@@ -88,6 +89,10 @@ def test_letter_out_refuses_the_store_itself_and_a_missing_folder(cli, subject_i
     (["--template", "clarification"], ExitCode.BAD_INPUT, "not paused"),
     (["--template", "nothing-held"], ExitCode.BAD_INPUT, "holds nothing on"),
     (["--template", "acknowledgement", "--detail", "x"], ExitCode.BAD_INPUT, "clarification"),
+    (["--template", "restriction-lifting", "--lift-on", "2026-12-10"], ExitCode.BAD_INPUT,
+     "no restriction in force"),
+    (["--template", "acknowledgement", "--lift-on", "2026-12-10"], ExitCode.BAD_INPUT,
+     "--lift-on is for the restriction-lifting letter only"),
 ])
 def test_letters_a_request_cannot_have_are_one_line_errors(cli, subject_id: str, db: Path,
                                                            args: list[str], code: int,
@@ -139,7 +144,9 @@ def test_nothing_held_for_someone_not_in_the_store(cli, store: Path) -> None:
                  "2026-11-21").stdout.split()[0]
     text = cli.ok("request", "letter", rid, "--template", "nothing-held").stdout
     assert "Dear Alan Turing," in text
-    assert "do not hold or otherwise use any personal data about you" in " ".join(text.split())
+    flat = " ".join(text.split())
+    assert "Apart from the record of this request, we hold no personal data about you" in flat
+    assert "We keep it for 2 years after we answer your request" in flat
 
 
 def test_a_hostile_name_is_escaped(cli, store: Path) -> None:
@@ -170,5 +177,49 @@ def test_letter_help_has_an_example(cli) -> None:
     result = cli.ok("request", "letter", "--help")
     assert "Example: pigment request letter R-4MX2P --template acknowledgement" in " ".join(
         result.stdout.split())
-    for option in ("--template", "--format", "--out", "--detail"):
+    assert "restriction-lifting" in result.stdout
+    for option in ("--template", "--format", "--out", "--detail", "--lift-on"):
         assert option in result.stdout
+
+
+def test_a_restriction_lifting_letter_before_unrestrict(cli, subject_id: str, db: Path) -> None:
+    rid = _open(cli, subject_id, "--kind", "restriction", "--purpose", "newsletter")
+    cli.ok("restrict", subject_id, "--purpose", "newsletter", "--request", rid)
+    missing = cli("request", "letter", rid, "--template", "restriction-lifting")
+    assert "--lift-on is required" in _one_line(missing, ExitCode.BAD_INPUT)
+    today = cli("request", "letter", rid, "--template", "restriction-lifting", "--lift-on",
+                "2026-11-25")
+    assert "after the letter's date" in _one_line(today, ExitCode.BAD_INPUT)
+    text = cli.ok("request", "letter", rid, "--template", "restriction-lifting", "--lift-on",
+                  "2026-12-09", "--detail", "Your date of birth is now confirmed").stdout
+    flat = " ".join(text.split())
+    assert "Dear Ada Lovelace," in text and "Electronic newsletters" in flat
+    assert "we will lift this restriction from 9 December 2026" in flat
+    assert "Your date of birth is now confirmed" in flat and "Article 18(3)" in flat
+    [(subject, detail)] = _audit(db, "request letter")
+    assert subject == subject_id
+    assert detail["request"] == rid and detail["template"] == "restriction-lifting"
+    assert isinstance(detail["restriction"], int)  # ids only: never the reason
+    assert "confirmed" not in json.dumps(detail)
+
+
+def test_a_closed_requests_acknowledgement_and_extension_are_reprinted_as_dated(
+        cli, subject_id: str) -> None:
+    rid = _open(cli, subject_id, "--kind", "rectification", "--note", "Wrong surname")
+    cli.ok("request", "acknowledge", rid, "--on", "2026-11-21")
+    cli.ok("request", "extend", rid, "--reason", "Records in two systems", "--on", "2026-11-23")
+    cli.ok("subject", "update", subject_id, "--dob", "1985-12-01", "--request", rid)
+    cli.ok("request", "close", rid)
+    ack = cli.ok("request", "letter", rid, "--template", "acknowledgement", "--as-of",
+                 "2027-01-15").stdout
+    assert "\n21 November 2026\n" in ack  # the letter's date: the day it was acknowledged
+    assert "printed on 15 January 2027" in " ".join(ack.split())
+    assert "Wrong surname" not in ack
+    ext = cli.ok("request", "letter", rid, "--template", "extension", "--as-of",
+                 "2027-01-15").stdout  # after the first month: a copy for the file is fine
+    assert "\n23 November 2026\n" in ext and "Records in two systems" in ext
+    never = _open(cli, subject_id, "--kind", "rectification")
+    cli.ok("request", "close", never, "--outcome", "refused", "--reason", "Unfounded")
+    line = _one_line(cli("request", "letter", never, "--template", "acknowledgement"),
+                     ExitCode.BAD_INPUT)
+    assert "no acknowledgement was recorded" in line

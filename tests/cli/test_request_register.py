@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from conftest import domain
 
 from pigment_cli.errors import ExitCode
+from pigment_cli.rights.requests import sweep_closed
 
 RIGHTS = ("access", "rectification", "erasure", "restriction", "portability", "objection")
 
@@ -30,16 +33,22 @@ def test_every_right_has_the_one_month_clock(cli, subject_id: str, kind: str) ->
     assert cli.json("request", "show", view["id"])["kind"] == kind
 
 
-def test_extension_and_pauses_work_for_every_right(cli, subject_id: str) -> None:
+def test_extension_for_every_right_pauses_for_access_only(cli, subject_id: str) -> None:
     rid = _open(cli, subject_id, "--kind", "erasure", "--received", "2026-01-31")["id"]
-    cli.ok("request", "pause", rid, "--reason", "which records?", "--on", "2026-02-02",
-           "--as-of", "2026-02-02")
-    cli.ok("request", "resume", rid, "--on", "2026-02-03", "--as-of", "2026-02-03")
-    view = cli.json("request", "show", rid)
-    assert view["paused_days"] == 2 and view["due"] == "2026-03-02"  # 28 Feb + 2 days, rolled
+    # The clock stops for clarification of an access request only (legal-notes, deadlines 4).
+    result = cli("request", "pause", rid, "--reason", "which records?", "--on", "2026-02-02",
+                 "--as-of", "2026-02-02")
+    assert result.exit_code == ExitCode.BAD_INPUT and "access requests only" in result.stderr
     cli.ok("request", "extend", rid, "--reason", "three clinics", "--on", "2026-02-10",
            "--as-of", "2026-02-10")
-    assert cli.json("request", "show", rid)["extended"] is True
+    view = cli.json("request", "show", rid)
+    assert view["extended"] is True and view["due"] == "2026-04-30"  # 3 months, clamped
+    access = _open(cli, subject_id, "--kind", "access", "--received", "2026-01-31")["id"]
+    cli.ok("request", "pause", access, "--reason", "which years?", "--on", "2026-02-02",
+           "--as-of", "2026-02-02")
+    cli.ok("request", "resume", access, "--on", "2026-02-03", "--as-of", "2026-02-03")
+    view = cli.json("request", "show", access)
+    assert view["paused_days"] == 2 and view["due"] == "2026-03-02"  # 28 Feb + 2 days, rolled
 
 
 def test_a_complaint_is_acknowledged_within_30_days_then_answered(cli, subject_id: str) -> None:
@@ -55,13 +64,13 @@ def test_a_complaint_is_acknowledged_within_30_days_then_answered(cli, subject_i
         result = cli("request", *step)
         assert result.exit_code == ExitCode.BAD_INPUT, step
         assert "complaint request" in result.stderr
-    # Not acknowledged: cannot be closed.
-    result = cli("request", "close", rid, "--outcome", "upheld")
-    assert result.exit_code == ExitCode.REFUSED and "acknowledge" in result.stderr
     cli.ok("request", "acknowledge", rid, "--on", "2026-11-05")
+    result = cli("request", "close", rid, "--outcome", "upheld", "--on", "2026-11-04")
+    assert result.exit_code == ExitCode.BAD_INPUT and "acknowledged" in result.stderr
     assert cli("request", "acknowledge", rid).exit_code == ExitCode.BAD_INPUT  # twice
-    # Then the clinic's own reply target: 28 days after acknowledging (policy key).
-    assert cli.json("request", "show", rid)["due"] == "2026-12-03"
+    # Then the clinic's own reply target: 56 days after receipt (policy key).
+    shown = cli.json("request", "show", rid)
+    assert (shown["due"], shown["ack_late"]) == ("2026-12-28", False)
     assert cli("request", "close", rid).exit_code == ExitCode.BAD_INPUT  # outcome required
     assert cli("request", "close", rid, "--outcome", "done").exit_code == ExitCode.BAD_INPUT
     result = cli("request", "close", rid, "--outcome", "not-upheld")
@@ -78,6 +87,11 @@ def test_a_complaint_not_acknowledged_in_30_days_is_overdue(cli, subject_id: str
     result = cli("request", "list", "--overdue")
     assert result.exit_code == ExitCode.CHECK_FAILED and rid in result.stdout
     assert cli("request", "list", "--overdue", "--as-of", "2026-11-24").exit_code == ExitCode.OK
+    # Acknowledged late: it stays on record, and the reply target does not move.
+    cli.ok("request", "acknowledge", rid, "--on", "2026-11-25")
+    shown = cli.json("request", "show", rid)
+    assert shown["ack_late"] is True and shown["due"] == "2026-12-21"  # 26 Oct + 56 days
+    assert "acknowledged late" in cli.ok("request", "show", rid).stdout
 
 
 def test_done_needs_the_action_that_answers_the_request(cli, subject_id: str,
@@ -202,13 +216,87 @@ def test_a_request_outlives_its_subjects_erasure_without_its_free_text(
         cli, subject_id: str, db: Path) -> None:
     rid = _open(cli, subject_id, "--kind", "erasure", "--received", "2026-11-20",
                 "--note", "PRIVATE-NOTE about eczema")["id"]
-    cli.ok("request", "pause", rid, "--reason", "PRIVATE-PAUSE", "--on", "2026-11-21")
-    cli.ok("request", "resume", rid, "--on", "2026-11-22")
+    cli.ok("request", "extend", rid, "--reason", "PRIVATE-EXTENSION", "--on", "2026-11-21")
     cli.ok("erase", subject_id, "--request", rid, "--apply")
     view = cli.json("request", "show", rid)
     assert view["subject_id"] == subject_id and view["note"] is None
     assert view["person_name"]  # the reply still has someone to go to
-    assert [p["reason"] for p in view["pauses"]] == ["(erased with the subject)"]
+    assert view["extension_reason"] == "(erased with the subject)"
     cli.ok("request", "close", rid)
+    # A month after closing, the sweep drops the contact details kept for the reply.
+    cli.ok("retention", "sweep", "--apply")
+    assert cli.json("request", "show", rid)["person_name"]
+    with domain(db, datetime(2026, 12, 26, 10, 0, tzinfo=UTC)) as s:
+        sweep_closed(s.conn, s.policy, date(2026, 12, 26), stamp=s.stamp, actor="t", apply=True)
+    view = cli.json("request", "show", rid)
+    assert view["person_name"] is None and view["person_email"] is None
+    assert view["status"] == "closed"
     raw = db.read_bytes() + (Path(f"{db}-wal").read_bytes() if Path(f"{db}-wal").exists() else b"")
-    assert b"PRIVATE-NOTE" not in raw and b"PRIVATE-PAUSE" not in raw
+    assert b"PRIVATE-NOTE" not in raw and b"PRIVATE-EXTENSION" not in raw
+
+
+def test_a_complaint_answered_within_30_days_needs_no_separate_acknowledgement(
+        cli, subject_id: str) -> None:
+    rid = _open(cli, subject_id, "--kind", "complaint", "--received", "2026-11-20")["id"]
+    cli.ok("request", "close", rid, "--outcome", "withdrawn", "--on", "2026-11-25")
+    assert cli.json("request", "show", rid)["outcome"] == "withdrawn"
+
+
+def test_never_closed_before_the_action_that_answers_it(cli, subject_id: str,
+                                                        tmp_path: Path) -> None:
+    rid = _open(cli, subject_id, "--kind", "portability", "--received", "2026-11-20")["id"]
+    cli.ok("sar", "export", subject_id, "--out", str(tmp_path / "pkg"), "--request", rid)
+    result = cli("request", "close", rid, "--on", "2026-11-24")  # the export was on the 25th
+    assert result.exit_code == ExitCode.BAD_INPUT and "last action (export)" in result.stderr
+    cli.ok("request", "close", rid, "--on", "2026-11-25")
+
+
+def test_an_erasure_that_kept_data_is_partly_done(cli, subject_id: str) -> None:
+    cli.ok("item", "add", subject_id, "--category", "payment", "--source", "payment",
+           "--purpose", "payment", "--value", "Invoice 12")
+    rid = _open(cli, subject_id, "--kind", "erasure", "--received", "2026-11-20")["id"]
+    cli.ok("erase", subject_id, "--request", rid, "--apply")
+    result = cli("request", "close", rid)
+    assert result.exit_code == ExitCode.REFUSED and "partly-done" in result.stderr
+    cli.ok("request", "close", rid, "--outcome", "partly-done", "--reason",
+           "Payment records are kept for 7 years (tax law)")
+    assert cli.json("request", "show", rid)["outcome"] == "partly-done"
+
+
+def test_lifting_a_restriction_never_answers_a_restriction_request(cli, subject_id: str) -> None:
+    rid = _open(cli, subject_id, "--kind", "restriction", "--received", "2026-11-20")["id"]
+    cli.ok("restrict", subject_id, "--reason", "accuracy contested")
+    cli.ok("unrestrict", subject_id, "--request", rid, "--told-on", "2026-11-25")
+    assert cli("request", "close", rid).exit_code == ExitCode.REFUSED
+
+
+def test_a_complaint_past_its_30_days_is_acknowledged_before_it_is_closed(
+        cli, subject_id: str) -> None:
+    rid = _open(cli, subject_id, "--kind", "complaint", "--received", "2026-10-20")["id"]
+    result = cli("request", "close", rid, "--outcome", "upheld")
+    assert result.exit_code == ExitCode.REFUSED and "acknowledge" in result.stderr
+    cli.ok("request", "acknowledge", rid)
+    cli.ok("request", "close", rid, "--outcome", "upheld")
+
+
+def test_request_steps_are_never_dated_in_the_future(cli, subject_id: str) -> None:
+    rid = _open(cli, subject_id, "--kind", "access", "--received", "2026-11-20")["id"]
+    for step in (["request", "open", subject_id, "--received", "2199-12-31"],
+                 ["request", "close", rid, "--outcome", "withdrawn", "--on", "2199-12-31"],
+                 ["sar", "extend", rid, "--reason", "x"], ["request", "acknowledge", rid]):
+        result = cli(*step, "--as-of", "2199-12-31")
+        assert result.exit_code == ExitCode.BAD_INPUT and "future" in result.stderr, step
+    assert cli.json("request", "show", rid)["status"] == "open"
+
+
+def test_nothing_held_is_never_said_to_someone_the_clinic_holds(cli, subject_id: str) -> None:
+    cli.ok("subject", "update", subject_id, "--email", "held@example.org")
+    result = cli("request", "open", "--unknown", "--name", "Somebody Else", "--email",
+                 "HELD@example.org", "--received", "2026-11-20")
+    assert result.exit_code == ExitCode.REFUSED and subject_id in result.stderr
+    assert "--yes" in result.stderr and "held@" not in result.stderr.lower()
+    rid = cli.ok("request", "open", "--unknown", "--name", "Somebody Else", "--email",
+                 "HELD@example.org", "--received", "2026-11-20", "--yes").stdout.split()[0]
+    result = cli("request", "close", rid)
+    assert result.exit_code == ExitCode.REFUSED and "nothing is held" in result.stderr
+    cli.ok("request", "close", rid, "--yes")

@@ -17,6 +17,7 @@ from pigment_cli.errors import ExitCode
 from pigment_cli.rights.requests import open_request
 from tests.conftest import FIXED_NOW, backdate, domain
 
+TOLD = ("--told-on", "2026-11-25")  # Art. 18(3): the day the person was told
 LAB = ("--to", "North Lab Ltd", "--recipient-type", "laboratory", "--purpose",
        "medical_referral", "--items", "identity,medical_history")
 
@@ -62,7 +63,7 @@ def test_restrict_blocks_every_path_and_unrestrict_restores_them(cli, store: Pat
     assert cli("item", "touch", item).exit_code == ExitCode.REFUSED
     assert cli("item", "list", subject_id).exit_code == ExitCode.OK  # reading is storing
 
-    lifted = cli("unrestrict", subject_id)
+    lifted = cli("unrestrict", subject_id, *TOLD)
     assert lifted.exit_code == ExitCode.OK
     assert "Art. 18(3)" in lifted.stderr and "told" in lifted.stderr
     assert cli("disclose", subject_id, *LAB[:-1], "identity").exit_code == ExitCode.OK
@@ -72,15 +73,15 @@ def test_restrict_blocks_every_path_and_unrestrict_restores_them(cli, store: Pat
 
 
 def test_restricting_twice_and_lifting_nothing_exit_2(cli, store: Path, subject_id: str) -> None:
-    assert cli("unrestrict", subject_id).exit_code == ExitCode.BAD_INPUT
+    assert cli("unrestrict", subject_id, *TOLD).exit_code == ExitCode.BAD_INPUT
     cli.ok("restrict", subject_id, "--purpose", "newsletter")
     again = cli("restrict", subject_id, "--purpose", "newsletter")
     assert again.exit_code == ExitCode.BAD_INPUT and "already restricted" in again.stderr
-    assert cli("unrestrict", subject_id).exit_code == ExitCode.BAD_INPUT  # all != newsletter
+    assert cli("unrestrict", subject_id, *TOLD).exit_code == ExitCode.BAD_INPUT  # all != newsletter
     cli.ok("restrict", subject_id)  # every purpose: a wider scope is a new restriction
     assert cli("restrict", subject_id, "--purpose", "cookies").exit_code == ExitCode.BAD_INPUT
-    cli.ok("unrestrict", subject_id, "--purpose", "newsletter")
-    assert cli("unrestrict", subject_id, "--purpose", "newsletter").exit_code == ExitCode.BAD_INPUT
+    cli.ok("unrestrict", subject_id, *TOLD, "--purpose", "newsletter")
+    assert cli("unrestrict", subject_id, *TOLD, "--purpose", "newsletter").exit_code == ExitCode.BAD_INPUT
     assert cli("restrict", subject_id, "--purpose", "nope").exit_code == ExitCode.BAD_INPUT
     assert cli("restrict", "S-NOONE").exit_code == ExitCode.BAD_INPUT
 
@@ -91,7 +92,7 @@ def test_restrict_lists_the_recipients_to_tell(cli, store: Path, subject_id: str
     assert data["restriction"]["scope"] == "all purposes"
     told = data["recipients_to_tell"]
     assert [(n["disclosure_id"], n["event"]) for n in told] == [(int(first), "restriction")]
-    cli.ok("unrestrict", subject_id)
+    cli.ok("unrestrict", subject_id, *TOLD)
     table = cli.ok("restrict", subject_id, "--purpose", "medical_referral")
     assert "North Lab Ltd" in table.stdout and "disclosure notified" in table.stderr
     assert all(len(line) <= 80 for line in table.stdout.splitlines())
@@ -106,7 +107,7 @@ def test_restrict_and_unrestrict_answer_a_restriction_request(cli, store: Path,
     assert cli.json("subject", "show", subject_id)["restrictions"] == []  # nothing changed
     made = cli.json("restrict", subject_id, "--request", asked)
     assert made["restriction"]["request_id"] == asked
-    cli.ok("unrestrict", subject_id, "--request", asked)
+    cli.ok("unrestrict", subject_id, *TOLD, "--request", asked)
     with domain(store) as s:
         from pigment_cli.records.answers import actions_of
 
@@ -167,9 +168,11 @@ def test_subject_show_status_and_the_access_report_say_restricted(cli, store: Pa
     data = json.loads((out / "data.json").read_text())
     assert [(r["purpose"], r["active"]) for r in data["restrictions"]] == [("newsletter", True)]
 
-    cli.ok("unrestrict", subject_id, "--purpose", "newsletter")
+    cli.ok("unrestrict", subject_id, *TOLD, "--purpose", "newsletter")
     assert cli.json("status")["restricted_subjects"] == 0
-    assert cli.json("subject", "show", subject_id)["restrictions"] == []
+    lifted = cli.json("subject", "show", subject_id)["restrictions"]  # kept on record, ended
+    assert [(r["purposes"], r["lifted"][:10], r["told_on"]) for r in lifted] == [
+        ("newsletter", "2026-11-25", "2026-11-25")]
     assert "RESTRICTED" not in cli.ok("subject", "show", subject_id).stdout
 
 
@@ -184,7 +187,7 @@ def test_the_sweep_keeps_a_subject_restricted_for_every_purpose(cli, store: Path
     assert [h["reasons"] for h in plan["held_subjects"]] == [["restriction 2 (UK GDPR Art. 18)"]]
     cli.ok("retention", "sweep", "--apply")
     assert cli.json("subject", "show", subject_id)["subject"]["id"] == subject_id
-    cli.ok("unrestrict", subject_id)
+    cli.ok("unrestrict", subject_id, *TOLD)
     cli.ok("retention", "sweep", "--apply")
     assert cli("subject", "show", subject_id).exit_code == ExitCode.BAD_INPUT  # erased
 
@@ -284,13 +287,13 @@ def test_a_restore_never_undoes_a_restriction_its_lifting_or_an_objection(
         cli, store: Path, subject_id: str, tmp_path: Path) -> None:
     cli.ok("restrict", subject_id, "--purpose", "newsletter")
     before = Path(cli.ok("backup", str(tmp_path / "b0.db")).stdout.strip())
-    cli.ok("unrestrict", subject_id, "--purpose", "newsletter")
+    cli.ok("unrestrict", subject_id, *TOLD, "--purpose", "newsletter")
     cli.ok("restrict", subject_id, "--reason", "Private words")
     cli.ok("object", subject_id, "--purpose", "security")
     restored = cli.json("restore", str(before), "--replace")
     assert restored["replayed_restrictions"] == 3
     view = cli.json("subject", "show", subject_id)
-    assert [(r["purposes"], r["reason"]) for r in view["restrictions"]] == [
+    assert [(r["purposes"], r["reason"]) for r in view["restrictions"] if not r["lifted"]] == [
         ("all purposes", None)]  # the reason is never journalled
     assert [o["purpose"] for o in view["objections"]] == ["security"]
     assert _item(cli, subject_id).exit_code == ExitCode.REFUSED

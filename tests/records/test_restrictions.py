@@ -91,7 +91,7 @@ def test_unrestrict_restores_everything(store: Path, subject_id: str) -> None:
         restrictions.restrict(s, subject_id)
         assert consents.audience(s, "newsletter") == []
         assert subject_id in active_holds(s.conn, s.today)  # erasing is processing too
-        lifted = restrictions.unrestrict(s, subject_id)
+        lifted = restrictions.unrestrict(s, subject_id, told_on="2026-11-25")
         assert lifted.ended_at == s.stamp and not lifted.active
         assert [m.id for m in consents.audience(s, "newsletter")] == [subject_id]
         assert _item(s, subject_id, "newsletter", "marketing")
@@ -109,13 +109,13 @@ def test_restricting_the_same_scope_twice_or_lifting_nothing_is_bad_input(
                 restrictions.restrict(s, subject_id, purpose=scope)
             assert twice.value.exit_code == ExitCode.BAD_INPUT
         with pytest.raises(BadInput) as nothing:
-            restrictions.unrestrict(s, subject_id, purpose="newsletter")
+            restrictions.unrestrict(s, subject_id, told_on="2026-11-25", purpose="newsletter")
         assert "restrictions in force: all purposes" in nothing.value.message
         with pytest.raises(BadInput):
             restrictions.restrict(s, subject_id, purpose="no_such_purpose")
-        restrictions.unrestrict(s, subject_id)
+        restrictions.unrestrict(s, subject_id, told_on="2026-11-25")
         with pytest.raises(BadInput):
-            restrictions.unrestrict(s, subject_id)
+            restrictions.unrestrict(s, subject_id, told_on="2026-11-25")
 
 
 def test_restrict_notes_every_recipient_and_audits_ids_only(store: Path,
@@ -151,7 +151,8 @@ def test_a_request_is_checked_before_anything_changes_and_then_answered(
         made = restrictions.restrict(s, subject_id, purpose="newsletter",
                                      request_id=restriction.lower())
         assert made.restriction.request_id == restriction
-        restrictions.unrestrict(s, subject_id, purpose="newsletter", request_id=restriction)
+        restrictions.unrestrict(s, subject_id, told_on="2026-11-25", purpose="newsletter",
+                                request_id=restriction)
         assert [a["action"] for a in actions_of(s.conn, restriction)] == ["restrict",
                                                                           "unrestrict"]
     assert _audit(store, "restrict")[-1]["request"] == restriction
@@ -251,7 +252,7 @@ def test_restrictions_and_objections_are_journalled_for_a_restore(store: Path,
                                                                   subject_id: str) -> None:
     with domain(store) as s:
         restrictions.restrict(s, subject_id, purpose="care", reason="private words")
-        restrictions.unrestrict(s, subject_id, purpose="care")
+        restrictions.unrestrict(s, subject_id, told_on="2026-11-25", purpose="care")
         object_to(s, subject_id, "security")
         entries = [e for e in s._journal
                    if e["scope"] in ("restriction", "unrestriction", "objection")]

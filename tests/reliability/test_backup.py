@@ -57,6 +57,13 @@ def test_backup_errors(cli, store: Path, tmp_path: Path) -> None:
     cli.ok("backup", str(target))
     assert cli("backup", str(target)).exit_code == ExitCode.BAD_INPUT  # never overwrites
     assert cli("backup", str(tmp_path / "nowhere" / "b.db")).exit_code == ExitCode.BAD_INPUT
+    # A folder that does not exist yet (cron's first night): never a file named like it.
+    result = cli("backup", f"{tmp_path / 'backups'}/")
+    assert result.exit_code == ExitCode.BAD_INPUT and "mkdir" in result.stderr
+    assert not (tmp_path / "backups").exists()
+    (tmp_path / "backups").mkdir()
+    written = Path(cli.ok("backup", f"{tmp_path / 'backups'}/").stdout.strip())
+    assert written.parent == tmp_path / "backups"
     not_a_store = tmp_path / "notes.txt"
     not_a_store.write_text("hello")
     assert cli("restore", str(not_a_store), "--replace").exit_code == ExitCode.STORE

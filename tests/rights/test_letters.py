@@ -4,6 +4,7 @@ from the policy, hostile names and reasons made inert, and a clinic's own templa
 
 from __future__ import annotations
 
+import html
 import re
 import sqlite3
 from datetime import UTC, datetime
@@ -49,13 +50,17 @@ def _closed(db: Path, subject: str | None, kind: str, outcome: str | None = None
         if kind == "complaint":
             reg.acknowledge(s, rid)
         elif outcome in (None, "done", "partly-done") and subject is not None:
-            record_answer(s, rid, subject, ANSWER[kind])
+            # an erasure is done only when nothing was kept (rights.requests.close)
+            done = {"whole_subject": True} if kind == "erasure" else {}
+            record_answer(s, rid, subject, ANSWER[kind], **done)
         reg.close(s, rid, outcome=outcome, reason=reason)
     return rid
 
 
 def render(db: Path, rid: str, template: str, fmt: str = "txt", now: datetime | None = None,
            **extra: str | None) -> str:
+    if template == "restriction-lifting" and "lift_on" not in extra:
+        extra["lift_on"] = "2026-12-10"
     with domain(db, now or at("2026-11-25", "10:30:00")) as s:
         return letters.render_letter(s, rid, template, fmt, **extra)
 
@@ -80,6 +85,8 @@ def _ready(db: Path, person: str, template: str) -> str:
         return _closed(db, person, "erasure")
     if template == "refusal":
         return _closed(db, person, "objection", "refused", "We must keep it for legal claims")
+    if template == "restriction-lifting":
+        return _restricted(db, person, "newsletter")
     return _closed(db, None, "access", person_name="Alan Turing", person_email="at@example.org")
 
 
@@ -120,7 +127,7 @@ def test_acknowledgement_gives_the_due_date_and_the_first_month(store: Path, per
     text = render(store, rid, "acknowledgement")
     assert "your request to correct your personal data" in text
     assert "respond by 21 December 2026 at the latest" in text  # 20 Dec 2026 is a Sunday
-    assert "Wrong date of birth" in text
+    assert "Wrong date of birth" not in text  # the note is the clinic's own summary
     assert "7 Harbour Row\nPortsmouth" in text  # the subject's postal address
 
 
@@ -136,7 +143,7 @@ def test_a_complaint_acknowledgement_promises_an_investigation_and_names_the_reg
 def test_id_request_says_the_clock_starts_when_proof_arrives(store: Path, person: str) -> None:
     rid = _open(store, person, "erasure")
     text = " ".join(render(store, rid, "id-request").split())
-    assert "proof of your identity" in text
+    assert "we need to confirm your identity" in text
     assert "starts on the day we receive it" in text
     with domain(store) as s:
         reg.verify_id(s, rid)
@@ -158,7 +165,7 @@ def test_clarification_takes_the_pause_reason_or_detail_and_says_the_clock_is_pa
     assert "paused from 23 November 2026 until we receive your reply" in text
     text = render(store, rid, "clarification", detail="Which branch, please?")
     assert "Which branch, please?" in text and "Which clinic" not in text
-    with pytest.raises(BadInput, match="clarification letter only"):
+    with pytest.raises(BadInput, match="clarification and restriction-lifting letters only"):
         render(store, rid, "acknowledgement", detail="anything")
 
 
@@ -210,16 +217,17 @@ def test_completed_says_what_was_done_for_each_kind(store: Path, person: str, ki
     said = {"access": "report.html", "portability": "machine-readable form",
             "rectification": "We have corrected your personal data as you asked",
             "erasure": "We have erased your personal data as you asked",
-            "restriction": "we will only store it", "objection": "We have stopped using"}[kind]
+            "restriction": "we will only store it",
+            "objection": "We have acted on your objection"}[kind]
     assert said in text
     assert "judicial remedy" not in text  # all done: nothing refused
 
 
 def test_partly_done_says_what_was_not_done_and_why(store: Path, person: str) -> None:
-    rid = _closed(store, person, "erasure", "partly-done", "Health records kept: Art. 17(3)(b)")
+    rid = _closed(store, person, "rectification", "partly-done", "Only the address was wrong")
     text = " ".join(render(store, rid, "completed", "html").split())
     assert "except as described below" in text
-    assert "What we have not done, and why" in text and "Health records kept" in text
+    assert "What we have not done, and why" in text and "Only the address was wrong" in text
     assert "judicial remedy" in text
 
 
@@ -228,7 +236,7 @@ def test_an_objection_to_marketing_is_absolute_and_names_the_purpose(store: Path
     rid = _closed(store, person, "objection", purpose="newsletter")
     text = " ".join(render(store, rid, "completed").split())
     assert "Electronic newsletters" in text  # the policy's label
-    assert "objection to direct marketing is absolute" in text
+    assert "That objection is absolute" in text
 
 
 @pytest.mark.parametrize("outcome, said", [
@@ -255,18 +263,18 @@ def test_nothing_held_confirms_no_data_for_a_person_not_in_the_store(store: Path
                                                                     person: str) -> None:
     rid = _open(store, None, "access", person_name="Alan Turing", person_email="at@example.org")
     text = " ".join(render(store, rid, "nothing-held").split())
-    assert "we do not hold or otherwise use any personal data about you" in text
-    assert "(UK GDPR Article 15)" in text
+    assert "we hold no personal data about you (UK GDPR Article 15)" in text
     assert "your name and email address" in text
     erasure = _open(store, None, "erasure", person_name="Alan Turing")
     text = " ".join(render(store, erasure, "nothing-held").split())
     assert "for us to erase" in text and "Article 15" not in text
-    assert "your name)" in text
+    assert "your name, as you gave it" in text
     with pytest.raises(BadInput, match=person) as wrong:
         render(store, _open(store, person, "access"), "nothing-held")
     assert "Grace" not in wrong.value.message  # the id, never the name
     closed = _closed(store, None, "access", person_name="A B")
-    assert "do not hold" in render(store, closed, "nothing-held")
+    assert "we hold no personal data about you" in " ".join(
+        render(store, closed, "nothing-held").split())
     with pytest.raises(BadInput, match="nothing-held"):
         render(store, closed, "completed")
 
@@ -467,3 +475,325 @@ def test_the_letters_key_is_validated() -> None:
         _, problems = check_source(source)
         assert any(p.level == "error" and p.key.startswith("letters") for p in problems), bad
     assert parse_policy(default_source()).letters_folder() is None
+
+
+# --- what the reviewers found (a practice manager and a data-protection practitioner) ------------
+
+
+def _lines(text: str) -> str:
+    """The letter's words on one line (HTML entities read as the characters they show)."""
+    return " ".join(html.unescape(text).split())
+
+
+@pytest.mark.parametrize("fmt", letters.FORMATS)
+def test_the_acknowledgement_never_quotes_the_clinics_internal_note(store: Path, person: str,
+                                                                   fmt: str) -> None:
+    rid = _open(store, person, "rectification", note="Pt rude on phone; DOB typo on file")
+    text = render(store, rid, "acknowledgement", fmt)
+    assert "rude" not in text and "DOB typo" not in text
+    assert "recorded it as" not in text
+
+
+def test_no_template_can_read_the_note(store: Path, person: str, tmp_path: Path) -> None:
+    own = store.parent / "our-letters"
+    own.mkdir()
+    (own / "acknowledgement.txt.j2").write_text("Note: {{ request.note }}\n")
+    _with_letters(store, tmp_path, "our-letters")
+    rid = _open(store, person, "access", note="Internal summary")
+    with pytest.raises(BadInput) as failed:
+        render(store, rid, "acknowledgement")
+    assert "Internal summary" not in failed.value.message
+
+
+@pytest.mark.parametrize("fmt", letters.FORMATS)
+def test_clarification_says_the_clock_starts_again_the_day_after_the_reply(
+        store: Path, person: str, fmt: str) -> None:
+    rid = _open(store, person, "access")
+    with domain(store, at("2026-11-23")) as s:
+        reg.pause(s, rid, reason="Which clinic did you visit?", on="2026-11-23")
+    text = _lines(render(store, rid, "clarification", fmt))
+    assert "starts again on the day after your reply arrives" in text
+    assert "starts again on the day your reply arrives" not in text
+    # ... which is how the clock counts it: the day the reply arrives is still paused.
+    with domain(store) as s:
+        view = reg.resume(s, rid, on="2026-11-25")
+    assert view.paused_days == 3  # 23, 24 and 25 November
+
+
+def _objected(db: Path, person: str, purpose: str, *, on_request: str | None = None,
+              outcome: str | None = None, reason: str | None = None) -> str:
+    """An objection request answered by `object_to(purpose)` and closed."""
+    from pigment_cli.records.objections import object_to
+
+    extra = {} if on_request is None else {"purpose": on_request}
+    rid = _open(db, person, "objection", **extra)
+    with domain(db) as s:
+        object_to(s, person, purpose, request_id=rid)
+        reg.close(s, rid, outcome=outcome, reason=reason)
+    return rid
+
+
+@pytest.mark.parametrize("fmt", letters.FORMATS)
+def test_an_objection_to_a_consent_purpose_is_a_withdrawal_of_consent(store: Path, person: str,
+                                                                      fmt: str) -> None:
+    rid = _objected(store, person, "cookies", on_request="cookies")
+    text = _lines(render(store, rid, "completed", fmt))
+    assert "Website cookies beyond those strictly necessary" in text
+    assert "withdrawal of your consent" in text and "Article 7(3)" in text
+    assert "Article 21" not in text
+
+
+@pytest.mark.parametrize("fmt", letters.FORMATS)
+def test_an_objection_on_legitimate_interests_is_not_claimed_as_unconditional(
+        store: Path, person: str, fmt: str) -> None:
+    rid = _objected(store, person, "security", on_request="security")
+    text = _lines(render(store, rid, "completed", fmt))
+    assert "Security of our premises (CCTV)" in text and "Article 21(1)" in text
+    assert "We will not add new information about you for it or share your data for it" in text
+    assert "compelling legitimate grounds" in text and "legal claims" in text
+    assert "we will tell you" in text
+    assert "complain to the Information Commissioner's Office (ICO)" in text
+    assert "absolute" not in text and "Article 7(3)" not in text
+
+
+@pytest.mark.parametrize("fmt", letters.FORMATS)
+def test_an_objection_to_direct_marketing_is_absolute(store: Path, person: str, fmt: str) -> None:
+    rid = _objected(store, person, "newsletter", on_request="newsletter")
+    text = _lines(render(store, rid, "completed", fmt))
+    assert "Electronic newsletters" in text
+    assert "absolute" in text and "Article 21(2) and (3)" in text
+    assert "we will not use your email address for marketing again" in text
+    assert "compelling legitimate grounds" not in text
+
+
+def test_an_objection_opened_without_a_purpose_names_the_purpose_objected_to(
+        store: Path, person: str) -> None:
+    rid = _objected(store, person, "security")
+    text = _lines(render(store, rid, "completed"))
+    assert "(for: Security of our premises (CCTV))" in text  # the heading's phrase
+    assert "compelling legitimate grounds" in text
+
+
+def test_an_objection_nobody_recorded_makes_no_claim(store: Path, person: str) -> None:
+    rid = _closed(store, person, "objection")  # answered, but no objection on record
+    text = _lines(render(store, rid, "completed"))
+    assert "We have acted on your objection" in text
+    assert "stopped using" not in text
+
+
+@pytest.mark.parametrize("fmt", letters.FORMATS)
+def test_nothing_held_does_not_contradict_itself_and_says_how_long_the_request_is_kept(
+        store: Path, person: str, fmt: str) -> None:
+    rid = _open(store, None, "erasure", person_name="Alan Turing", person_email="at@example.org")
+    text = _lines(render(store, rid, "nothing-held", fmt))
+    assert "do not hold or otherwise use any personal data about you" not in text
+    assert "Apart from the record of this request, we hold no personal data about you" in text
+    assert "no other personal data of yours for us to erase" in text
+    assert "your name and email address, as you gave them to us" in text
+    assert "We keep it for 2 years after we answer your request" in text
+    assert "and then delete it" in text
+
+
+def test_nothing_held_takes_the_policys_keep_closed(store: Path, person: str,
+                                                    tmp_path: Path) -> None:
+    source = edited_policy(tmp_path, 'keep_closed = "2y"', 'keep_closed = "18m"').read_text()
+    with domain(store) as s:
+        apply_policy(s, parse_policy(source))
+    rid = _open(store, None, "access", person_name="Alan Turing")
+    text = _lines(render(store, rid, "nothing-held"))
+    assert "We keep it for 18 months after we answer your request" in text
+    assert "your name, as you gave it to us" in text
+
+
+@pytest.mark.parametrize("text, words", [("2y", "2 years"), ("1y", "1 year"), ("1m", "1 month"),
+                                         ("18m", "18 months"), ("6w", "6 weeks"),
+                                         ("1d", "1 day"), ("30d", "30 days")])
+def test_durations_in_words(text: str, words: str) -> None:
+    assert letters.duration_words(text) == words
+
+
+def _restricted(db: Path, person: str, purpose: str | None = None, *,
+                tied: bool = True) -> str:
+    """A restriction request, and a restriction in force (tied to it, or not)."""
+    from pigment_cli.records.restrictions import restrict
+
+    rid = _open(db, person, "restriction", **({"purpose": purpose} if purpose else {}))
+    with domain(db) as s:
+        restrict(s, person, purpose=purpose, request_id=rid if tied else None)
+    return rid
+
+
+@pytest.mark.parametrize("fmt", letters.FORMATS)
+def test_restriction_lifting_tells_the_person_before_and_from_when(store: Path, person: str,
+                                                                   fmt: str) -> None:
+    rid = _restricted(store, person, "newsletter")
+    text = _lines(render(store, rid, "restriction-lifting", fmt, lift_on="2026-12-10",
+                         detail="You confirmed your details are now correct"))
+    assert "Electronic newsletters" in text
+    assert "25 November 2026" in text  # since (the restriction began on the fixed clock's day)
+    assert "we will lift this restriction from 10 December 2026" in text
+    assert "Article 18(3)" in text
+    assert "You confirmed your details are now correct" in text
+    assert "please contact us before 10 December 2026" in text
+    assert "complain to the data protection regulator, the Information Commissioner's Office (ICO)" in text
+
+
+def test_restriction_lifting_of_every_purpose_and_without_a_reason(store: Path,
+                                                                   person: str) -> None:
+    rid = _restricted(store, person)
+    text = _lines(render(store, rid, "restriction-lifting", lift_on="2026-12-01"))
+    assert "for every purpose" in text and "Our reason" not in text
+    assert "1 December 2026" in text
+
+
+def test_restriction_lifting_for_a_restriction_request_not_tied_to_it(store: Path,
+                                                                      person: str) -> None:
+    rid = _restricted(store, person, "newsletter", tied=False)
+    assert "Electronic newsletters" in _lines(render(store, rid, "restriction-lifting",
+                                                     lift_on="2026-12-10"))
+    access = _open(store, person, "access")  # another kind: only a restriction tied to it
+    with pytest.raises(BadInput, match="no restriction in force"):
+        render(store, access, "restriction-lifting", lift_on="2026-12-10")
+
+
+def test_restriction_lifting_needs_a_restriction_in_force(store: Path, person: str) -> None:
+    rid = _open(store, person, "restriction")
+    with pytest.raises(BadInput, match="no restriction in force") as none:
+        render(store, rid, "restriction-lifting", lift_on="2026-12-10")
+    assert "Grace" not in none.value.message
+    rid = _restricted(store, person)
+    conn = sqlite3.connect(store)
+    conn.execute("UPDATE restrictions SET ended_at = '2026-11-25T10:00:00'")  # lifted already
+    conn.commit()
+    conn.close()
+    with pytest.raises(BadInput, match="no restriction in force"):
+        render(store, rid, "restriction-lifting", lift_on="2026-12-10")
+
+
+def test_restriction_lifting_needs_a_day_after_the_letter(store: Path, person: str) -> None:
+    rid = _restricted(store, person)
+    with pytest.raises(BadInput, match="--lift-on is required"):
+        render(store, rid, "restriction-lifting", lift_on=None)
+    for day in ("2026-11-25", "2026-11-01"):  # today, or the past: the person must hear first
+        with pytest.raises(BadInput, match="after the letter's date"):
+            render(store, rid, "restriction-lifting", lift_on=day)
+    with pytest.raises(BadInput, match="not a date"):
+        render(store, rid, "restriction-lifting", lift_on="soon")
+    with pytest.raises(BadInput, match="--lift-on is for the restriction-lifting letter only"):
+        render(store, _open(store, person, "access"), "acknowledgement", lift_on="2026-12-10")
+
+
+def test_restriction_lifting_with_two_restrictions_and_no_scope_to_choose(store: Path,
+                                                                          person: str) -> None:
+    _restricted(store, person, "newsletter", tied=False)
+    _restricted(store, person, "cookies", tied=False)
+    rid = _open(store, person, "restriction", purpose="personalised_ads")
+    with pytest.raises(BadInput, match="newsletter, cookies|cookies, newsletter"):
+        render(store, rid, "restriction-lifting", lift_on="2026-12-10")
+    same = _open(store, person, "restriction", purpose="cookies")
+    assert "Website cookies" in render(store, same, "restriction-lifting", lift_on="2026-12-10")
+
+
+@pytest.mark.parametrize("fmt", letters.FORMATS)
+def test_id_request_asks_only_to_confirm_identity_with_examples(store: Path, person: str,
+                                                               fmt: str) -> None:
+    rid = _open(store, person, "erasure")
+    text = _lines(render(store, rid, "id-request", fmt))
+    assert "we need to confirm your identity before we can act on your request" in text
+    assert "Article 12(6)" in text and "reasonable doubts" in text
+    assert "Any one of the following is enough; these are only examples" in text
+    assert "copy of your passport or photo driving licence" not in text
+    assert "Please send us:" not in text
+
+
+@pytest.mark.parametrize("fmt", letters.FORMATS)
+def test_a_partly_done_erasure_lists_what_was_kept_and_why(store: Path, person: str,
+                                                           fmt: str) -> None:
+    rid = _open(store, person, "erasure")
+    with domain(store) as s:
+        record_answer(s, rid, person, "erase", erased_items=2, kept_items=3, whole_subject=False,
+                      kept=[{"category": "payment", "items": 2, "why": "tax", "until": "2033"},
+                            {"category": "medical_history", "items": 1, "why": "care",
+                             "until": "2034"}])
+        reg.close(s, rid, outcome="partly-done", reason="We must keep payment records for 6 "
+                  "years (HMRC) and your medical history for 8 years (NHS Records Code)")
+    text = _lines(render(store, rid, "completed", fmt))
+    assert "some data" in text and "What we have kept" in text
+    assert "Payments and refunds" in text and "Medical history" in text  # the policy's labels
+    assert "Why we have kept it" in text and "payment records for 6 years (HMRC)" in text
+    assert "complain to the data protection regulator, the Information Commissioner's Office (ICO)" in text
+    assert "judicial remedy" in text and "Article 12(4)" in text
+    assert "What we have not done" not in text
+
+
+def test_a_partly_done_erasure_without_categories_relies_on_the_reason(store: Path,
+                                                                      person: str) -> None:
+    rid = _closed(store, person, "erasure", "partly-done", "Health records kept: Art. 17(3)(b)")
+    text = _lines(render(store, rid, "completed"))
+    assert "What we have kept, and why: Health records kept: Art. 17(3)(b)" in text
+    assert "judicial remedy" in text and "Article 12(4)" in text
+
+
+def _date_line(text: str, fmt: str) -> str:
+    if fmt == "html":
+        found = re.search(r'<p class="date">([^<]+)</p>', text)
+        assert found
+        return found.group(1)
+    lines = text.splitlines()
+    return next(line for line in lines if re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", line))
+
+
+@pytest.mark.parametrize("fmt", letters.FORMATS)
+def test_a_closed_requests_acknowledgement_is_reprinted_dated_the_day_it_was_acknowledged(
+        store: Path, person: str, fmt: str) -> None:
+    rid = _open(store, person, "rectification")
+    with domain(store) as s:
+        reg.acknowledge(s, rid, on="2026-11-21")
+        record_answer(s, rid, person, "correct")
+        reg.close(s, rid)
+    text = render(store, rid, "acknowledgement", fmt)
+    assert _date_line(text, fmt) == "21 November 2026"
+    assert "printed on 25 November 2026" in _lines(text)  # a copy, and when it was printed
+
+
+def test_a_closed_request_never_acknowledged_has_no_acknowledgement_to_reprint(
+        store: Path, person: str) -> None:
+    rid = _closed(store, person, "erasure")
+    with pytest.raises(BadInput, match="no acknowledgement was recorded"):
+        render(store, rid, "acknowledgement")
+
+
+@pytest.mark.parametrize("fmt", letters.FORMATS)
+def test_a_closed_requests_extension_is_reprinted_dated_the_day_it_was_extended(
+        store: Path, person: str, fmt: str) -> None:
+    rid = _open(store, person, "portability")
+    with domain(store, at("2026-11-22")) as s:
+        reg.extend(s, rid, reason="Records held in three systems", on="2026-11-22")
+    with domain(store) as s:
+        record_answer(s, rid, person, "export")
+        reg.close(s, rid)
+    later = at("2027-01-10")  # long after the first month: a reprint for the file is fine
+    text = render(store, rid, "extension", fmt, now=later)
+    assert _date_line(text, fmt) == "22 November 2026"
+    assert "printed on 10 January 2027" in _lines(text)
+    assert "Records held in three systems" in text
+
+
+def test_a_reprinted_acknowledgement_gives_the_due_date_it_gave_then(store: Path,
+                                                                    person: str) -> None:
+    rid = _open(store, person, "access")
+    with domain(store) as s:
+        reg.acknowledge(s, rid, on="2026-11-21")
+    with domain(store, at("2026-11-30")) as s:
+        reg.extend(s, rid, reason="Records in three systems", on="2026-11-30")
+    text = _lines(render(store, rid, "acknowledgement", now=at("2026-12-01")))
+    assert "respond by 21 December 2026 at the latest" in text  # not the extended date
+    assert "22 February 2027" not in text
+
+
+def test_a_letter_not_tied_to_a_step_is_dated_today_and_is_no_copy(store: Path,
+                                                                   person: str) -> None:
+    rid = _closed(store, person, "erasure")
+    text = render(store, rid, "completed")
+    assert _date_line(text, "txt") == "25 November 2026"
+    assert "printed on" not in text

@@ -244,6 +244,6 @@ def test_holding_view_lists_requests(store: Path, person: str) -> None:
     rid = _open(store, person, "2026-11-02", "2026-11-02").id
     with domain(store) as s:
         view = holding(s, person)
-    assert view.to_dict()["requests"] == [{"request": rid, "status": "open", "received": "2026-11-02",
-                                 "due": "2026-12-02", "days_left": 7, "extended": None,
-                                 "closed": None}]
+    assert view.to_dict()["requests"] == [{"request": rid, "kind": "access", "status": "open",
+                                           "received": "2026-11-02", "due": "2026-12-02",
+                                           "days_left": 7, "closed": None}]
