@@ -249,10 +249,9 @@ def _build(source: Path, building: Path, entries: list[dict[str, Any]],
             anchor.unseal(conn)  # the replay appends here, away from the key; sealed again below
             result.replayed = replay(conn, entries, stamp=stamp, actor=actor)
             _raise_sequences(conn, live_sequences, result.replayed.max_item_id)
-            audit.record(conn, at=stamp, actor=actor, command="restore",
-                         **{k: v for k, v in result.replayed.to_dict().items()
-                            if k != "redo_rectifications"},
-                         redo_rectifications=len(result.replayed.rectifications),
+            counts: dict[str, Any] = {k: len(v) if isinstance(v, list) else v  # lists: counted
+                                      for k, v in result.replayed.to_dict().items()}
+            audit.record(conn, at=stamp, actor=actor, command="restore", **counts,
                          anchor="re-anchored", backup_audit=vouched)
             # The chain's new head and the policy, sealed with the store's own key (a new key is
             # made once the store is in place, if it was lost); the anchor gets the backup's head

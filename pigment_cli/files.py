@@ -146,13 +146,20 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def shown_path(path: Path | str) -> str:
+    """A path as a message may show it: as given, unless it holds a control or bidirectional
+    character (an escape sequence typed into a file name), then quoted with those made visible."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
 def refuse_own_file(path: Path, protected: Iterable[Path], *, what: str = "--out") -> None:
     """Refuse (exit 2, one line) to write at `path` when it is one of `protected` (the store's own
     files, see `pigment_cli.store.own.own_files`), whether that file exists yet or not.
     Links are followed: a symlink or hard link onto the store is the store."""
     for own in protected:
         if same_file(path, own):
-            raise BadInput(f"{what} {path} is one of the store's own files ({Path(own).name}); "
+            raise BadInput(f"{what} {shown_path(path)} is one of the store's own files ({Path(own).name}); "
                            "choose another name")
 
 
@@ -173,14 +180,14 @@ def check_output(path: Path, protected: Iterable[Path], *, what: str = "--out") 
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise BadInput(f"cannot write {path}: {exc.strerror}") from None
+        raise BadInput(f"cannot write {shown_path(path)}: {exc.strerror}") from None
     if stat.S_ISDIR(info.st_mode):
-        raise BadInput(f"{what} {path} is a directory; give a file name")
+        raise BadInput(f"{what} {shown_path(path)} is a directory; give a file name")
     if not stat.S_ISREG(info.st_mode):
-        raise BadInput(f"{what} {path} is not a regular file (a device, a pipe or a socket); "
+        raise BadInput(f"{what} {shown_path(path)} is not a regular file (a device, a pipe or a socket); "
                        "pigment writes only regular files")
     if Path(path).name.endswith(SIDE_FILE_SUFFIXES):
-        raise BadInput(f"{what} {path} looks like a pigment store's own file (its journal, audit "
+        raise BadInput(f"{what} {shown_path(path)} looks like a pigment store's own file (its journal, audit "
                        "key, anchor or lock); pigment never writes over one")
     try:
         with open(path, "rb") as handle:
@@ -188,10 +195,10 @@ def check_output(path: Path, protected: Iterable[Path], *, what: str = "--out") 
     except OSError:
         return
     if header.startswith(SQLITE_HEADER):
-        raise BadInput(f"{what} {path} is a SQLite database (a store or a backup); pigment never "
+        raise BadInput(f"{what} {shown_path(path)} is a SQLite database (a store or a backup); pigment never "
                        "writes over one")
     if header.startswith(AGE_HEADER):
-        raise BadInput(f"{what} {path} is an encrypted (age) file, such as an encrypted backup; "
+        raise BadInput(f"{what} {shown_path(path)} is an encrypted (age) file, such as an encrypted backup; "
                        "pigment never writes over one")
 
 
@@ -228,7 +235,7 @@ def write_private_file(path: Path, text: str, *, protected: Iterable[Path]) -> N
     try:
         fd, tmp = private_temp(path.parent)
     except OSError as exc:
-        raise BadInput(f"cannot write {path}: {exc.strerror}") from None
+        raise BadInput(f"cannot write {shown_path(path)}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)

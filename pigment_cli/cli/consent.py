@@ -83,6 +83,12 @@ def _report_event(result: EventResult, json_: bool) -> None:
         say(f"pigment: warning: {event.subject_id}'s email is on the suppression list: it stays "
             "out of every audience and `consent check` answers no until it is taken off with: "
             f"pigment consent unsuppress {event.subject_id} (needs a written consent)")
+    if event is not None and result.objected_on:
+        say(f"pigment: warning: {event.subject_id} objected to {state.purpose} on "
+            f"{result.objected_on} (UK GDPR Art. 21(3)): they stay out of every {state.purpose} "
+            "audience and `consent check` answers no until the objection is withdrawn with: "
+            f"pigment object {event.subject_id} --purpose {state.purpose} --withdraw (needs a "
+            "written consent)")
 
 
 @app.command("grant")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pigment_cli.cli._common import ActorOption, AsOfOption, DbOption, open_session, say
+from pigment_cli.cli._common import ActorOption, DbOption, open_session, say
 
 RequestArg = Annotated[
     str, typer.Argument(metavar="REQUEST", help="Request id, e.g. R-4MX2P.", show_default=False)
@@ -39,14 +39,14 @@ def letter(
     lift_on: LiftOnOption = None,
     db: DbOption = None,
     actor: ActorOption = None,
-    as_of: AsOfOption = None,
 ) -> None:
     """Write a letter about a request, in the clinic's name, ready to send.
     Example: pigment request letter R-4MX2P --template acknowledgement
     """
     from pigment_cli.rights.letters import issue_letter
 
-    with open_session(db, actor, as_of) as s:
+    # No --as-of: a letter is dated the day of the step it records, or today (rights.letters).
+    with open_session(db, actor) as s:
         written = issue_letter(s, request_id, template, fmt, detail=detail, lift_on=lift_on,
                                out=out)
     if written.out is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,9 @@ from pigment_cli.cli._common import (
     table,
 )
 from pigment_cli.errors import CheckFailed
+
+if TYPE_CHECKING:
+    from pigment_cli.records.replay_requests import RegisterReplay
 
 
 def backup(
@@ -56,8 +59,9 @@ def restore(
     db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
     """Restore a backup, then replay every act on a person's rights made since it was taken
-    (erasures, consent withdrawals, suppressions: the journal <store>-erasures.jsonl, or
-    $PIGMENT_ERASURE_LOG) and list the rectifications to redo.
+    (erasures, consent withdrawals, suppressions, requests and Art. 19 notices: the journal
+    <store>-erasures.jsonl, or $PIGMENT_ERASURE_LOG) and list what a person must redo
+    (rectifications, requests of people not in the store, texts the journal never holds).
 
     Example: pigment restore /mnt/backups/pigment-backup-20261124T021500.db --replace"""
     from pigment_cli.backup import restore as put_back
@@ -85,6 +89,43 @@ def restore(
     if redo:
         say(f"pigment: redo these rectifications: {redo} (the journal never holds new values; "
             "see pigment audit log --subject ID)")
+    _say_register(replayed.register, result.replaced_store_kept_at, quiet=json_)
+
+
+def _say_register(done: RegisterReplay, kept_at: str | None, *, quiet: bool) -> None:
+    """The register's part of a restore: what was replayed (unless --json), then what a person
+    must redo (always: it is talk, on stderr)."""
+    if not quiet and (done.requests or done.steps or done.actions or done.notices
+                      or done.notices_told):
+        say(f"pigment: and on the register: {done.requests} request(s) recreated, {done.steps} "
+            f"step(s) and {done.actions} answering action(s) redone, {done.notices} Art. 19 "
+            f"notice(s) recreated, {done.notices_told} recipient(s) marked told")
+    where = f"the replaced store ({kept_at})" if kept_at else "your records"
+    if done.redo_requests:
+        listed = "; ".join(
+            f"{r['request_id']} ({r['kind']}{', ' + r['subject_id'] if r['subject_id'] else ''}"
+            f", received {r['received_on'] or 'unknown'}: {r['why']}"
+            + (", then " + ", ".join(" ".join(str(v) for v in s.values()) for s in r["steps"])
+               if r["steps"] else "") + ")"
+            for r in done.redo_requests)
+        say(f"pigment: requests not rebuilt (the journal never holds a name or email), to "
+            f"re-enter from {where}: {listed}")
+    if done.redo_texts:
+        listed = "; ".join(f"{r['request_id']} ({', '.join(r['fields'])})"
+                           for r in done.redo_texts)
+        say(f"pigment: texts not restored (the journal never holds them), to recover from "
+            f"{where}: {listed}")
+    if done.redo_notices:
+        listed = "; ".join(
+            f"disclosure {n['disclosure_id']} of {n['subject_id']} ({n['event']}, noted "
+            f"{n['noted_on']}, {'told ' + n['notified_on'] if n['notified_on'] else 'not told'})"
+            for n in done.redo_notices)
+        say(f"pigment: Art. 19 notices not rebuilt (their disclosure is not in the backup), "
+            f"recipients to find in {where}: {listed}")
+    if done.skipped:
+        listed = ", ".join(r["request_id"] for r in done.skipped)
+        say(f"pigment: warning: not replayed: {listed} (the id names another request in the "
+            "backup, of another subject or kind); check them by hand")
 
 
 def check(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = False) -> None:

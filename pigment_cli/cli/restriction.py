@@ -100,13 +100,29 @@ def object_(
         "--via", help="How the objection came (the channel recorded on the consent it "
         "withdraws).")] = "email",
     request: RequestOption = None,
+    withdraw: Annotated[bool, typer.Option(
+        "--withdraw", help="The person withdraws their objection to --purpose (they changed "
+        "their mind); direct marketing: only with a written consent given since.")] = False,
     db: DbOption = None, actor: ActorOption = None, json_: JsonFlag = False,
 ) -> None:
     """Record an objection to one purpose, and stop it (UK GDPR Art. 21).
     Example: pigment object S-7K3Q9 --purpose newsletter"""
-    from pigment_cli.records.objections import DIRECT_MARKETING, object_to
+    from pigment_cli.records.objections import DIRECT_MARKETING, object_to, withdraw_objection
     from pigment_cli.records.restrictions import REPORTING
 
+    if withdraw:
+        with open_session(db, actor) as s:
+            ended = withdraw_objection(s, subject_id, purpose, request_id=request)
+        if json_:
+            print_json(ended.to_dict())
+            return
+        say(f"pigment: {ended.subject_id}: objection to {ended.purpose} (since "
+            f"{ended.objected_on}) withdrawn; {ended.purpose} may start again for them")
+        if ended.still_suppressed:
+            say(f"pigment: {ended.subject_id}'s email is still on the suppression list: it stays "
+                "out of every audience until: pigment consent unsuppress "
+                f"{ended.subject_id}")
+        return
     with open_session(db, actor) as s:
         result = object_to(s, subject_id, purpose, via=via, request_id=request)
     if json_:

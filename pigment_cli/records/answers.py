@@ -4,7 +4,7 @@ closed as done while its action is missing (`rights.requests.close`).
 
 The register of requests itself (its kinds, clock and lifecycle) is `pigment_cli.rights.requests`;
 this module only reads a request's row to check that an action may answer it, and writes the
-action. Actions hold ids and counts, never values.
+action. Actions hold ids and counts, never values, and are journalled so a restore redoes them.
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ def record_answer(s: Session, request_id: str | None, subject_id: str, action: s
     s.conn.execute("INSERT INTO request_actions (request_id, action, at, detail) VALUES "
                    "(?, ?, ?, ?)", (row["id"], action, s.stamp,
                                     json.dumps(detail, sort_keys=True)))
+    s.journal("request_action", request_id=row["id"], subject_id=subject_id, kind=row["kind"],
+              action=action, detail=detail, at=s.stamp)  # a restore replays it
     return str(row["id"])
 
 

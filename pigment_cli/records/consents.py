@@ -25,7 +25,12 @@ from pigment_cli.policy.history import policy_version_at
 from pigment_cli.records.erasure import ItemRef, erase_items, scrub_files
 from pigment_cli.records.holds import active_holds
 from pigment_cli.records.notices import Notice, note_recipients
-from pigment_cli.records.restrictions import covering, restricted_subjects
+from pigment_cli.records.restrictions import (
+    covering,
+    marketing_objection,
+    marketing_objectors,
+    restricted_subjects,
+)
 from pigment_cli.records.subjects import get_subject
 from pigment_cli.records.suppression import (
     email_hmac,
@@ -113,6 +118,7 @@ class EventResult:
     erased_items: int = 0  # data held only for the withdrawn consent, erased at once
     kept_by: tuple[str, ...] = ()  # holds or open requests that keep that data for now
     notices: tuple[Notice, ...] = ()  # Art. 19: recipients of the erased data, to tell
+    objected_on: str | None = None  # a grant despite a standing objection to direct marketing
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,6 +127,7 @@ class EventResult:
             "event": self.event.to_dict() if self.event else None,
             "state": self.state.to_dict(),
             "suppressed": self.suppressed,
+            "objected_on": self.objected_on,
             "erased_items": self.erased_items,
             "kept_by": list(self.kept_by),
             "recipients": [n.to_dict() for n in self.notices],
@@ -452,10 +459,15 @@ def _record(s: Session, action: str, subject_id: str, purpose: str, *, via: str,
                     recipient_key, category_keys)
     after = state_from(purpose, [*events, event])
     suppressed = action == "grant" and is_suppressed(s.conn, subject.email)
+    # A new, freely given consent is recorded, but a standing objection to direct marketing
+    # still keeps the person out of every audience until it is withdrawn (Art. 21(3)).
+    objection = (marketing_objection(s.conn, s.policy, subject.id, purpose)
+                 if action == "grant" else None)
     erased, kept_by, notices = (
         erase_consent_only_data(s, subject.id, purpose, answering=answering)
         if action == "withdraw" and not after.granted else (0, (), []))
-    return EventResult(True, event, after, "", suppressed, erased, kept_by, tuple(notices))
+    return EventResult(True, event, after, "", suppressed, erased, kept_by, tuple(notices),
+                       objection.at[:10] if objection else None)
 
 
 def erase_consent_only_data(s: Session, subject_id: str, purpose: str, *,
@@ -535,14 +547,21 @@ def history(s: Session, subject_id: str) -> list[ConsentEvent]:
 def check(s: Session, subject_id: str, purpose: str, *, written: bool = False) -> CheckResult:
     """Is the subject's consent to `purpose` granted now (through a written channel if asked)?
 
-    An email on the suppression list, or data restricted for the purpose, answers no, as the
-    audience export leaves them out.
+    A standing objection to a direct-marketing purpose, an email on the suppression list, or
+    data restricted for the purpose, answers no, as the audience export leaves them out.
     """
     subject = get_subject(s.conn, subject_id)
     require_consent_purpose(s.policy, purpose)
     state = state_from(purpose, events_of(s.conn, subject.id, purpose))
+    objection = marketing_objection(s.conn, s.policy, subject.id, purpose)
     if not state.granted:
         ok, reason = False, f"{subject.id}: {purpose} consent is not granted ({state.state})"
+    elif objection is not None:
+        ok, reason = False, (f"{subject.id}: {purpose} consent is granted, but {subject.id} "
+                             f"objected to {purpose} on {objection.at[:10]} (UK GDPR Art. "
+                             "21(3)), so they are left out of every audience until the objection "
+                             f"is withdrawn (pigment object {subject.id} --purpose {purpose} "
+                             "--withdraw)")
     elif is_suppressed(s.conn, subject.email):
         ok, reason = False, (f"{subject.id}: {purpose} consent is granted, but the subject's email "
                              "is on the suppression list, so it is left out of every audience "
@@ -562,7 +581,7 @@ def check(s: Session, subject_id: str, purpose: str, *, written: bool = False) -
     return CheckResult(ok, state, reason)
 
 
-def _written_grant_after(events: list[ConsentEvent], purpose: str,
+def written_grant_after(events: list[ConsentEvent], purpose: str,
                          after: str) -> ConsentEvent | None:
     """A written grant of `purpose`, dated after `after`, in its current run of grants."""
     run: list[ConsentEvent] = []
@@ -590,7 +609,7 @@ def unsuppress(s: Session, subject_id: str) -> UnsuppressResult:
         return UnsuppressResult(subject.id, False)
     events = events_of(s.conn, subject.id)
     for purpose in s.policy.consent_purposes():
-        grant_event = _written_grant_after(events, purpose, since)
+        grant_event = written_grant_after(events, purpose, since)
         if grant_event is not None:
             break
     else:
@@ -632,8 +651,9 @@ ORDER BY c.subject_id
 
 
 def audience(s: Session, purpose: str, *, written_only: bool = False) -> list[AudienceMember]:
-    """Subjects whose consent to `purpose` is granted now, minus suppressed emails and subjects
-    whose data is restricted for it."""
+    """Subjects whose consent to `purpose` is granted now, minus suppressed emails, subjects whose
+    data is restricted for it and, for direct marketing, subjects with a standing objection to it
+    (by subject: whatever email they have now, or had when they objected)."""
     require_consent_purpose(s.policy, purpose)
     if s.policy.purpose(purpose).specific:
         raise BadInput(f"{purpose!r} is a specific consent (per recipient and categories): it has "
@@ -641,6 +661,7 @@ def audience(s: Session, purpose: str, *, written_only: bool = False) -> list[Au
     suppressed = {r[0] for r in s.conn.execute("SELECT email_hmac FROM suppression")}
     key = suppression_key(s.conn) if suppressed else b""
     restricted = restricted_subjects(s.conn, purpose)  # data only stored: no mailing (Art. 18)
+    restricted |= marketing_objectors(s.conn, s.policy, purpose)  # absolute (Art. 21(3))
     members = []
     for row in s.conn.execute(_AUDIENCE_SQL, (purpose,)):
         if written_only and not row["written"]:

@@ -21,6 +21,7 @@ from pigment_cli.records.erasure import ItemRef, erase_items, item_fingerprint, 
 from pigment_cli.records.items import get_item, require_consent
 from pigment_cli.records.models import Item, Subject
 from pigment_cli.records.notices import Notice, note_recipients
+from pigment_cli.records.restrictions import check_processing
 from pigment_cli.records.subjects import get_subject, update_subject
 from pigment_cli.records.validate import check_item, clean_text
 from pigment_cli.store.session import Session
@@ -110,8 +111,9 @@ def correct_item(s: Session, item_id: int, *, value: str | None = None,
                  request_id: str | None = None) -> Correction:
     """Correct an item in place (None: leave the field as it is; `value=""` clears the value).
     The new fields are checked as `item add` checks them (the policy's vocabulary, the purpose's
-    categories, a consent purpose's consent, dates); `processed_at` never moves. BadInput (exit 2)
-    when no field is given; Refused (exit 3) as `item add` refuses."""
+    categories, a consent purpose's consent, dates, and a new purpose that is restricted or
+    objected to); `processed_at` never moves. BadInput (exit 2) when no field is given; Refused
+    (exit 3) as `item add` refuses."""
     conn = s.conn
     item = get_item(conn, item_id)
     if all(v is None for v in (value, category, source, purpose, collected)):
@@ -137,8 +139,13 @@ def correct_item(s: Session, item_id: int, *, value: str | None = None,
         new["collected_at"] = checked[5]
     current = item.to_dict()
     changed = [k for k, v in new.items() if current[k] != v]
-    if "purpose" in changed and new["basis"] == "consent":
-        require_consent(conn, item.subject_id, str(new["purpose"]))
+    if "purpose" in changed:  # held for a new purpose: checked as `item add` checks it
+        if new["basis"] == "consent":
+            require_consent(conn, item.subject_id, str(new["purpose"]))
+        # Restricted (Art. 18) or objected to (Art. 21) for it: refused, nothing changed. A
+        # correction that keeps the purpose (the value, say) stays allowed: a restriction while
+        # accuracy is contested waits for exactly that.
+        check_processing(conn, s.policy, item.subject_id, str(new["purpose"]))
     outcome = Correction(item, changed)
     if not changed:
         s.audit("item correct", item.subject_id, item=item.id, fields=[])

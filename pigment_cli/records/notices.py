@@ -9,6 +9,8 @@ command to list. A disclosure gets one notice of an event per command, however m
 steps the command changes. `disclosure notified ID [--on DATE]` records the day they were told.
 Notices outlive the subject's erasure (they name a recipient, which is an organisation, and ids);
 once told, they go with the request register's retention (a notice not yet given never does).
+Both are journalled (ids and times, never the recipient), so a restore never loses a notice
+(`records.replay_requests`).
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ def note_recipients(s: Session, subject_id: str, event: str, *,
              s.stamp))
         made.append(Notice(int(cur.lastrowid or 0), subject_id, row["id"], row["recipient"],
                            row["recipient_type"], event, request_id, s.stamp, None))
+        # Ids and times only: a restore reads the recipient back from the backup's disclosure.
+        s.journal("notice", subject_id=subject_id, disclosure_id=row["id"], event=event,
+                  request_id=request_id, created_at=s.stamp)
     return made
 
 
@@ -127,6 +132,9 @@ def mark_notified(s: Session, disclosure_id: int, on: str | None = None) -> list
                    "notified_on IS NULL", (day.isoformat(), disclosure_id))
     s.audit("disclosure notified", pending[0].subject_id, disclosure=disclosure_id,
             notices=len(pending))
+    for subject_id in sorted({n.subject_id for n in pending}):  # a restore replays it
+        s.journal("notice_told", subject_id=subject_id, disclosure_id=disclosure_id,
+                  notified_on=day.isoformat())
     return [replace(n, notified_on=day.isoformat()) for n in pending]
 
 
@@ -139,7 +147,8 @@ def subject_notices(s: Session, subject_id: str, *, pending_only: bool = False) 
                            "tombstones WHERE subject_id = ?1 UNION ALL SELECT 1 FROM "
                            "recipient_notices WHERE subject_id = ?1 LIMIT 1", (key,)).fetchone()
     if known is None:
-        shown = key if len(key) <= 12 else "with that id"
+        well_formed = len(key) <= 12 and key.isascii() and key.replace("-", "").isalnum()
+        shown = key if well_formed else "with that id"  # never a control character typed
         raise NotFound(f"no subject {shown} (ids look like S-7K3Q9; find one with: pigment "
                        "subject find)")
     found = notices_of(s.conn, subject_id=key, pending_only=pending_only)

@@ -2,8 +2,10 @@
 
 - Direct marketing (a purpose the policy marks `direct_marketing`) is absolute (Art. 21(2)-(3)):
   its consent is withdrawn at once and the email goes on the suppression list for good. A later,
-  freely given consent can still be recorded (the person changed their mind), but every audience
-  leaves the email out until `consent unsuppress`, which needs a written consent given after it.
+  freely given consent can still be recorded (the person changed their mind), but the purpose's
+  audience leaves the person out (by subject, whatever their email) until the objection is
+  withdrawn (`withdraw_objection`), and every audience leaves the email out until `consent
+  unsuppress`; each needs a written consent given after the objection.
 - Legitimate interests or a public task (Art. 21(1)): the objection is recorded and the purpose
   stops for the subject in pigment (no new data, no disclosure, no audience:
   `records.restrictions`; for `reporting`, the aggregated reports leave the subject out). Any
@@ -13,6 +15,10 @@
 - Any other consent purpose: objecting is withdrawing the consent, and the objection is recorded.
 - Contract, legal obligation, vital interests: there is no right to object; Refused (the person
   may ask for erasure or restriction instead).
+
+An objection stands until the person withdraws it (`withdraw_objection`: they changed their
+mind). Its row then carries `withdrawn_at`, so nothing treats it as standing while the record of
+it stays; the rights journal holds the withdrawal, so a restore never brings the objection back.
 """
 
 from __future__ import annotations
@@ -22,7 +28,13 @@ from typing import Any
 
 from pigment_cli.errors import BadInput, Refused
 from pigment_cli.records.answers import record_answer
-from pigment_cli.records.consents import EventResult, events_of, require_channel, withdraw
+from pigment_cli.records.consents import (
+    EventResult,
+    events_of,
+    require_channel,
+    withdraw,
+    written_grant_after,
+)
 from pigment_cli.records.notices import Notice
 from pigment_cli.records.restrictions import (
     OBJECTABLE_BASES,
@@ -31,6 +43,7 @@ from pigment_cli.records.restrictions import (
     check_request,
     insert_objection,
     latest_objection,
+    objections_of,
 )
 from pigment_cli.records.subjects import get_subject
 from pigment_cli.records.suppression import is_suppressed, suppress_email
@@ -131,3 +144,61 @@ def object_to(s: Session, subject_id: str, purpose: str, *, via: str = "email",
     return ObjectResult(objection, ground, withdrawal, suppressed,
                         no_email=ground == DIRECT_MARKETING and not subject.email,
                         outside=ground in OBJECTABLE_BASES and key != REPORTING)
+
+
+@dataclass(frozen=True)
+class ObjectionWithdrawal:
+    """What `object --withdraw` did: the objections to `purpose` it ended (ids), the written
+    consent that shows the person changed their mind (direct marketing), and whether the email
+    is still on the suppression list (`consent unsuppress` takes it off)."""
+
+    subject_id: str
+    purpose: str
+    objections: tuple[int, ...]
+    objected_on: str
+    consent_event: int | None = None
+    still_suppressed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"subject_id": self.subject_id, "purpose": self.purpose,
+                "objections_withdrawn": list(self.objections), "objected_on": self.objected_on,
+                "consent_event": self.consent_event, "still_suppressed": self.still_suppressed}
+
+
+def withdraw_objection(s: Session, subject_id: str, purpose: str, *,
+                       request_id: str | None = None) -> ObjectionWithdrawal:
+    """The person withdraws their objection to `purpose`: every objection to it on record ends
+    (deleted; audited with their ids; journalled, so a restore replays it), and the purpose may
+    start again for them. For direct marketing resting on consent, only once a written consent
+    to it given after the objection is in force (Refused, exit 3, otherwise: the objection is
+    absolute, so its end must be as plain as a signed form). BadInput (exit 2) when there is no
+    objection to withdraw, or with a request (a withdrawal answers none)."""
+    subject = get_subject(s.conn, subject_id)
+    key = purpose.strip()
+    found = s.policy.purpose(key)  # BadInput listing the policy's purposes
+    if request_id is not None:
+        raise BadInput("--request goes with an objection, not with its withdrawal: a withdrawal "
+                       "answers no request")
+    standing = [o for o in objections_of(s.conn, subject.id) if o.purpose == key]
+    if not standing:
+        raise BadInput(f"{subject.id} has no objection to {key} on record; nothing to withdraw")
+    latest = standing[-1]
+    consent_event = None
+    if found.direct_marketing and found.rests_on_consent:
+        grant_event = written_grant_after(events_of(s.conn, subject.id, key), key, latest.at)
+        if grant_event is None:
+            raise Refused(
+                f"refused: {subject.id} objected to {key} on {latest.at[:10]}, and an objection "
+                "to direct marketing is absolute (UK GDPR Art. 21(3)); it is withdrawn only once "
+                f"a written consent to {key} given after it is in force, and {subject.id} has "
+                f"none. Record one first (pigment consent grant {subject.id} {key} --via "
+                "paper_form --evidence ...). Nothing was changed.")
+        consent_event = grant_event.id
+    ids = tuple(o.id for o in standing)
+    s.conn.execute("UPDATE objections SET withdrawn_at = ? WHERE subject_id = ? AND purpose = ? "
+                   "AND withdrawn_at IS NULL", (s.stamp, subject.id, key))
+    s.journal("objection_withdrawal", subject_id=subject.id, purpose=key)  # a restore replays it
+    suppressed = found.direct_marketing and is_suppressed(s.conn, subject.email)
+    s.audit("object withdraw", subject.id, objections=list(ids), purpose=key,
+            event=consent_event, suppressed=suppressed)
+    return ObjectionWithdrawal(subject.id, key, ids, latest.at[:10], consent_event, suppressed)

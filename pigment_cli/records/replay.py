@@ -13,9 +13,11 @@ What replay matches on:
 - a suppression or its lifting: the email's keyed hash;
 - a restriction, or its lifting: the subject, the purpose (or every purpose) and the time it
   began; an objection: the subject, the purpose and its time (their free text is never
-  journalled: a replayed restriction has no reason);
+  journalled: a replayed restriction has no reason); an objection's withdrawal: the subject,
+  the purpose, and the objections made before it;
 - an item's corrected facts (category, source, purpose, basis, collection date): the item id,
-  its subject and the fingerprint it had before the correction.
+  its subject and the fingerprint it had before the correction;
+- the register of requests and Art. 19 notices: see `pigment_cli.records.replay_requests`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from pigment_cli.records.erasure import (
     erase_subject,
     item_fingerprint,
 )
+from pigment_cli.records.replay_requests import SCOPES as REGISTER_SCOPES
+from pigment_cli.records.replay_requests import RegisterReplay, RegisterReplayer
 from pigment_cli.records.suppression import hmac_with, suppression_key
 from pigment_cli.store import audit
 
@@ -50,6 +54,7 @@ class ReplayResult:
     tombstoned: int = 0  # subjects erased after the backup and never in it: ids kept taken
     item_corrections: int = 0  # items' corrected facts (category, dates...) redone
     rectifications: list[dict[str, Any]] = field(default_factory=list)
+    register: RegisterReplay = field(default_factory=RegisterReplay)  # requests and notices
     max_item_id: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,6 +66,7 @@ class ReplayResult:
             "replayed_restrictions": self.restrictions,
             "replayed_item_corrections": self.item_corrections,
             "redo_rectifications": self.rectifications,
+            **self.register.to_dict(),
         }
 
 
@@ -72,9 +78,12 @@ def replay(conn: sqlite3.Connection, entries: list[dict[str, Any]], *, stamp: st
     batch = ErasureBatch(stamp, actor, journalled=False, key=suppression_key(conn))
     suppressed_before: dict[str, bool] = {}
     rectified: dict[str, dict[str, Any]] = {}
+    register = RegisterReplayer(conn, entries, stamp=stamp, actor=actor)  # before any line
     for entry in entries:
         scope = entry["scope"]
-        if scope == "subject":
+        if scope in REGISTER_SCOPES:
+            register.apply(entry)
+        elif scope == "subject":
             _subject(conn, entry, result, batch, stamp=stamp, actor=actor)
         elif scope == "items":
             result.max_item_id = max([result.max_item_id, *(int(i) for i in entry["items"])])
@@ -97,9 +106,10 @@ def replay(conn: sqlite3.Connection, entries: list[dict[str, Any]], *, stamp: st
             _rectification(conn, entry, rectified)
         elif scope == "item_facts":
             result.item_corrections += _item_facts(conn, entry)
-        elif scope in ("restriction", "unrestriction", "objection"):
+        elif scope in ("restriction", "unrestriction", "objection", "objection_withdrawal"):
             result.restrictions += _restriction(conn, entry, stamp=stamp, actor=actor)
     batch.flush(conn)
+    result.register = register.finish()
     for key, before in suppressed_before.items():
         after = conn.execute("SELECT 1 FROM suppression WHERE email_hmac = ?",
                              (key,)).fetchone() is not None
@@ -234,6 +244,14 @@ def _restriction(conn: sqlite3.Connection, entry: dict[str, Any], *, stamp: str,
     if conn.execute("SELECT 1 FROM subjects WHERE id = ?", (subject_id,)).fetchone() is None:
         return 0  # not in the backup, or erased by an earlier line
     request = entry.get("request_id")
+    if scope == "objection_withdrawal":  # every objection to it made before, ended
+        ended = conn.execute("UPDATE objections SET withdrawn_at = ? WHERE subject_id = ? AND "
+                             "purpose = ? AND at <= ? AND withdrawn_at IS NULL",
+                             (entry["at"], subject_id, purpose, entry["at"])).rowcount
+        if ended:
+            audit.record(conn, at=stamp, actor=actor, command=f"{REPLAY}: object withdraw",
+                         subject_id=subject_id, purpose=purpose, objections=ended)
+        return 1 if ended else 0
     if scope == "objection":
         if conn.execute("SELECT 1 FROM objections WHERE subject_id = ? AND purpose = ? AND at = ?",
                         (subject_id, purpose, entry["at"])).fetchone() is not None:

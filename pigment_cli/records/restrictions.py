@@ -42,7 +42,8 @@ _RESTRICTION_COLUMNS = ("id, subject_id, purpose, request_id, reason, started_at
 # The purpose pigment's own aggregated reports (`pigment report`) are processing for: a subject
 # restricted or objecting to it is left out of them (`stopped_subjects`).
 REPORTING = "reporting"
-_OBJECTION_COLUMNS = "id, subject_id, purpose, request_id, at"
+_OBJECTION_COLUMNS = "id, subject_id, purpose, request_id, at, withdrawn_at"
+STANDING = "withdrawn_at IS NULL"  # an objection stands until the person withdraws it
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Objection:
     purpose: str
     request_id: str | None
     at: str
+    withdrawn_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,7 +108,8 @@ def _restriction(row: sqlite3.Row) -> Restriction:
 
 
 def _objection(row: sqlite3.Row) -> Objection:
-    return Objection(row["id"], row["subject_id"], row["purpose"], row["request_id"], row["at"])
+    return Objection(row["id"], row["subject_id"], row["purpose"], row["request_id"], row["at"],
+                     row["withdrawn_at"])
 
 
 def restrictions_of(conn: sqlite3.Connection, subject_id: str, *,
@@ -118,18 +121,42 @@ def restrictions_of(conn: sqlite3.Connection, subject_id: str, *,
     return [_restriction(r) for r in conn.execute(sql + " ORDER BY started_at, id", (subject_id,))]
 
 
-def objections_of(conn: sqlite3.Connection, subject_id: str) -> list[Objection]:
-    """A subject's objections, oldest first."""
+def objections_of(conn: sqlite3.Connection, subject_id: str, *,
+                  standing_only: bool = True) -> list[Objection]:
+    """A subject's objections that stand (or all, withdrawn ones too), oldest first."""
+    where = f" AND {STANDING}" if standing_only else ""
     return [_objection(r) for r in conn.execute(
-        f"SELECT {_OBJECTION_COLUMNS} FROM objections WHERE subject_id = ? ORDER BY at, id",
-        (subject_id,))]
+        f"SELECT {_OBJECTION_COLUMNS} FROM objections WHERE subject_id = ?{where} "
+        "ORDER BY at, id", (subject_id,))]
 
 
 def latest_objection(conn: sqlite3.Connection, subject_id: str, purpose: str) -> Objection | None:
     row = conn.execute(f"SELECT {_OBJECTION_COLUMNS} FROM objections WHERE subject_id = ? AND "
-                       "purpose = ? ORDER BY at DESC, id DESC LIMIT 1",
+                       f"purpose = ? AND {STANDING} ORDER BY at DESC, id DESC LIMIT 1",
                        (subject_id, purpose)).fetchone()
     return None if row is None else _objection(row)
+
+
+def marketing_objection(conn: sqlite3.Connection, policy: Policy, subject_id: str,
+                        purpose: str) -> Objection | None:
+    """The subject's standing objection to `purpose` when it is direct marketing (Art. 21(3):
+    absolute, by the person, whatever email they have now), or None. It stands until it is
+    withdrawn (`records.objections.withdraw_objection`); a new consent does not end it."""
+    found = policy.find_purpose(purpose)
+    if found is None or not found.direct_marketing:
+        return None
+    return latest_objection(conn, subject_id, purpose)
+
+
+def marketing_objectors(conn: sqlite3.Connection, policy: Policy, purpose: str) -> set[str]:
+    """Subjects with a standing objection to `purpose` when it is direct marketing: never in its
+    audience, whatever their email or consent."""
+    found = policy.find_purpose(purpose)
+    if found is None or not found.direct_marketing:
+        return set()
+    return {r[0] for r in conn.execute(
+        f"SELECT DISTINCT subject_id FROM objections WHERE purpose = ? AND {STANDING}",
+        (purpose,))}
 
 
 def covering(conn: sqlite3.Connection, subject_id: str, purpose: str,
@@ -246,7 +273,8 @@ def blocked(conn: sqlite3.Connection, policy: Policy) -> Blocked:
         else:
             purposes.add((subject_id, purpose))
     objected = {(subject_id, purpose) for subject_id, purpose in conn.execute(
-        "SELECT DISTINCT subject_id, purpose FROM objections") if objection_stops(policy, purpose)}
+        f"SELECT DISTINCT subject_id, purpose FROM objections WHERE {STANDING}")
+        if objection_stops(policy, purpose)}
     return Blocked(frozenset(everything), frozenset(purposes), frozenset(objected))
 
 
@@ -265,7 +293,8 @@ def stopped_subjects(conn: sqlite3.Connection, policy: Policy, purpose: str) -> 
     found = restricted_subjects(conn, purpose)
     if objection_stops(policy, purpose):
         found |= {r[0] for r in conn.execute(
-            "SELECT DISTINCT subject_id FROM objections WHERE purpose = ?", (purpose,))}
+            f"SELECT DISTINCT subject_id FROM objections WHERE purpose = ? AND {STANDING}",
+            (purpose,))}
     return found
 
 
@@ -281,12 +310,17 @@ def count_restricted(conn: sqlite3.Connection) -> int:
 def check_request(s: Session, request_id: str | None, subject_id: str, action: str,
                   purpose: str | None) -> str | None:
     """Before anything changes: the request `action` answers must be open, of its kind, about
-    this subject and, when it names a purpose, about `purpose` (BadInput otherwise). Returns the
+    this subject and, when it names a purpose, about `purpose`; a restriction request for every
+    purpose is answered only by restricting every purpose (BadInput otherwise). Returns the
     request's id."""
     if request_id is None:
         return None
     row = check_answerable(s.conn, request_id, subject_id, action)
     asked = s.conn.execute("SELECT purpose FROM requests WHERE id = ?", (row["id"],)).fetchone()[0]
+    if action == "restrict" and asked is None and purpose is not None:
+        # A request to restrict every purpose is not answered by restricting one of them.
+        raise BadInput(f"request {row['id']} asks to restrict every purpose, but this command "
+                       f"restricts {purpose} only; leave out --purpose to restrict every purpose")
     if asked is not None and asked != purpose:
         given = (f"this command is for {purpose} only" if purpose
                  else "without --purpose this command is for every purpose")

@@ -3,19 +3,23 @@ extension, completion, refusal, "nothing held" and notice that a restriction wil
 the clinic's name, as plain text or HTML.
 
 The words are Jinja2 templates (`templates/letters/<name>.<fmt>.j2`, package data); a clinic can
-override any of them with a file of the same name in the policy's `[letters] folder`. Rendering
-is sandboxed, HTML is autoescaped, and every value from the store is made plain first (control
-and bidirectional-override characters removed; one-line values kept on one line), so a hostile
-name or reason can neither inject markup nor forge the letter's layout. The request's note is the
-clinic's internal summary: no letter can quote it. A letter that records a step (acknowledgement,
-extension) is dated the day of that step, also when it is printed again later for the file (it
-then says when it was printed). Audit entries carry the request id and the template only (and
-the restriction's id for a restriction-lifting letter).
+override any of them with a file of the same name in the policy's `[letters] folder`. Only those
+names are ever loaded (`LOADABLE`: no template can include another file, and an override that is
+a link is refused), rendering is sandboxed, HTML is autoescaped, and every value from the store
+is made plain first (control and bidirectional-override characters removed; one-line values kept
+on one line), so a hostile name or reason can neither inject markup nor forge the letter's
+layout. The request's note is the clinic's internal summary: no letter can quote it. A letter
+that records a step (acknowledgement, extension) is dated the day of that step, also when it is
+printed again later for the file (it then says when it was printed); any other, today. Audit
+entries carry the request id and the template only (and the restriction's id for a
+restriction-lifting letter).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import textwrap
 import unicodedata
 from dataclasses import dataclass
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pigment_cli.clock import london_today, parse_date
 from pigment_cli.errors import BadInput, NotFound, Refused
-from pigment_cli.files import check_output, write_new_private
+from pigment_cli.files import check_output, shown_path, write_new_private
 from pigment_cli.policy import Policy
 from pigment_cli.records.objections import CONSENT, DIRECT_MARKETING
 from pigment_cli.records.restrictions import (
@@ -47,11 +51,18 @@ from pigment_cli.store.seal import store_path_of
 from pigment_cli.store.session import Session
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from jinja2 import BaseLoader
 
 TEMPLATES = ("acknowledgement", "id-request", "clarification", "extension", "completed",
              "refusal", "nothing-held", "restriction-lifting")
 FORMATS = ("txt", "html")
+PARTIALS = ("_base", "_ico")  # the shared layout and the regulator's paragraph
+# The only names a letter may load (render, extend, include, import): the letters themselves and
+# the layout and partials pigment ships. Anything else is no template, whatever file it names.
+LOADABLE = frozenset(f"{name}.{fmt}.j2" for name in (*TEMPLATES, *PARTIALS) for fmt in FORMATS)
+_MAX_TEMPLATE_BYTES = 256 * 1024  # a letter template is a page or two of text
 TEXT_WIDTH = 72  # plain-text letters are wrapped to this many columns
 
 # The kind of request in plain words, as the letter names it ("Thank you for ...").
@@ -427,13 +438,74 @@ def letters_folder(s: Session) -> Path | None:
     return path
 
 
+def _override(folder: Path, name: str) -> str | None:
+    """The clinic's own template `name` (one of LOADABLE) in its `[letters] folder`, or None when
+    it has none. Only a regular file of its own directly in the folder is read: a symbolic link, a
+    hard link (a second name for another file, such as the audit key), anything that resolves
+    outside the folder, or a file that is not UTF-8 text is BadInput (exit 2), so a template can
+    never bring another file into a letter."""
+    where = f"letter template {name} in the [letters] folder"
+    path = folder / name
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise BadInput(f"{where} cannot be read ({exc.strerror})") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise BadInput(f"{where} is a symbolic link; pigment reads only a file of its own there "
+                       "(copy the template into the folder)")
+    if not stat.S_ISREG(info.st_mode):
+        raise BadInput(f"{where} is not a regular file")
+    if path.resolve().parent != folder.resolve():
+        raise BadInput(f"{where} resolves outside the folder")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise BadInput(f"{where} cannot be read ({exc.strerror})") from None
+    try:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino) or \
+                not stat.S_ISREG(opened.st_mode):
+            raise BadInput(f"{where} changed while it was read; try again")
+        if opened.st_nlink > 1:
+            raise BadInput(f"{where} is a hard link (the file has another name too); pigment "
+                           "reads only a file of its own there (copy the template into the "
+                           "folder)")
+        if opened.st_size > _MAX_TEMPLATE_BYTES:
+            raise BadInput(f"{where} is larger than {_MAX_TEMPLATE_BYTES // 1024} KiB; a letter "
+                           "template is a page or two of text")
+        data = b""
+        while chunk := os.read(fd, _MAX_TEMPLATE_BYTES + 1 - len(data)):
+            data += chunk
+            if len(data) > _MAX_TEMPLATE_BYTES:
+                raise BadInput(f"{where} is larger than {_MAX_TEMPLATE_BYTES // 1024} KiB")
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"{where} is not UTF-8 text") from None
+
+
 def _loader(folder: Path | None) -> BaseLoader:
-    from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader  # lazy for start-up
+    """Serves the names in LOADABLE only: the clinic's own file of that name if it has one
+    (`_override`), else pigment's. Any other name, whatever it points at, is not found."""
+    from jinja2 import BaseLoader, PackageLoader, TemplateNotFound  # lazy for start-up
 
     built_in = PackageLoader("pigment_cli", "templates/letters")
-    if folder is None:
-        return built_in
-    return ChoiceLoader([FileSystemLoader(str(folder)), built_in])
+
+    class LetterLoader(BaseLoader):
+        def get_source(self, environment: Any,
+                       template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+            if template not in LOADABLE:
+                raise TemplateNotFound(template)
+            own = _override(folder, template) if folder is not None else None
+            if own is not None:
+                return own, None, None
+            return built_in.get_source(environment, template)
+
+    return LetterLoader()
 
 
 def _render(folder: Path | None, name: str, context: dict[str, Any]) -> str:
@@ -462,7 +534,11 @@ def _render(folder: Path | None, name: str, context: dict[str, Any]) -> str:
         where = f"{exc.name or name}, line {exc.lineno}"
         raise BadInput(f"letter template {where}: {' '.join(str(exc.message).split())}") from None
     except TemplateNotFound as exc:
-        raise BadInput(f"letter template {name}: there is no template {exc.name!r}") from None
+        asked = repr(exc.name) if isinstance(exc.name, str) and len(exc.name) <= 60 else \
+            "by that name"
+        raise BadInput(f"letter template {name}: there is no template {asked} (a letter may "
+                       "extend, include or import only the letter templates and "
+                       f"{', '.join(PARTIALS)}.txt.j2 / .html.j2)") from None
     except UndefinedError as exc:
         # Only a bare "'x' is undefined" is safe to repeat: other messages may quote a value.
         said = exc.message or ""
@@ -504,6 +580,33 @@ def _letter(s: Session, request_id: str, template: str, fmt: str, detail: str | 
     return view, template, fmt, body.rstrip("\n") + "\n", facts
 
 
+def _check_out(out: Path, protected: list[Path]) -> None:
+    """Everything that can be known before a letter is written to `out`, checked before its audit
+    entry is made: not one of the store's own files or anything but a new file, a name the
+    filesystem takes, in a folder that exists and can be written to (BadInput, exit 2)."""
+    shown = shown_path(out)
+    try:
+        check_output(out, protected)
+        if os.path.lexists(out):
+            raise BadInput(f"--out {shown} already exists; pigment never overwrites a letter: "
+                           "choose a new name")
+        parent = out.parent
+        if out.name in ("", ".", ".."):
+            raise BadInput(f"--out {shown} is a folder; give a file name")
+        if not parent.is_dir():
+            raise BadInput(f"--out {shown}: there is no folder {shown_path(parent)}")
+        limit = os.pathconf(parent, "PC_NAME_MAX")
+        if len(os.fsencode(out.name)) > limit:
+            raise BadInput(f"cannot write --out {shown}: the file name is longer than the "
+                           f"{limit} bytes the folder allows")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise BadInput(f"cannot write --out {shown}: the folder {shown_path(parent)} is not "
+                           "writable")
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte...
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a usable name"
+        raise BadInput(f"cannot write --out {shown}: {why}") from None
+
+
 def render_letter(s: Session, request_id: str, template: str, fmt: str = "txt", *,
                   detail: str | None = None, lift_on: str | None = None) -> str:
     """The letter `template` for the request, ready to send (unaudited: `issue_letter` audits).
@@ -521,12 +624,7 @@ def issue_letter(s: Session, request_id: str, template: str, fmt: str = "txt", *
     to that new file (mode 0600; never over an existing file: BadInput). The audit entry is
     committed before the file appears."""
     if out is not None:
-        check_output(out, own_files(s.path or store_path_of(s.conn)))
-        if out.exists() or out.is_symlink():
-            raise BadInput(f"--out {out} already exists; pigment never overwrites a letter: "
-                           "choose a new name")
-        if not out.parent.is_dir():
-            raise BadInput(f"--out {out}: there is no folder {out.parent}")
+        _check_out(out, own_files(s.path or store_path_of(s.conn)))
     view, template, fmt, text, facts = _letter(s, request_id, template, fmt, detail, lift_on)
     ids: dict[str, Any] = {"restriction": facts.restriction.id} if facts.restriction else {}
     s.audit("request letter", view.subject_id, request=view.id, template=template, **ids)
@@ -536,7 +634,7 @@ def issue_letter(s: Session, request_id: str, template: str, fmt: str = "txt", *
     try:
         write_new_private(out, text.encode("utf-8"))
     except FileExistsError:
-        raise BadInput(f"--out {out} already exists; choose a new name") from None
+        raise BadInput(f"--out {shown_path(out)} already exists; choose a new name") from None
     except OSError as exc:
-        raise BadInput(f"cannot write {out}: {exc.strerror}") from None
+        raise BadInput(f"cannot write {shown_path(out)}: {exc.strerror}") from None
     return Letter(view.id, template, fmt, text, out)

@@ -122,7 +122,8 @@ def collect(s: Session, subject_id: str) -> dict[str, Any]:
         "requests": [_public_request(v) for v in requests_of(s, subject.id)],
         # Restriction never blocks the person's own access (UK GDPR Art. 15, 18): it is listed.
         "restrictions": [r.to_dict() for r in restrictions_of(conn, subject.id)],
-        "objections": [o.to_dict() for o in objections_of(conn, subject.id)],
+        "objections": [o.to_dict() for o in objections_of(conn, subject.id,
+                                                          standing_only=False)],
         "flags": {
             "health_data": holds_health_data(s, subject.id),
             "third_party_data_check": True,
@@ -208,7 +209,7 @@ def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
                           if r["purpose"] else None}
                          for r in data.get("restrictions", []) if r["active"]],
         "objections": [{**o, "purpose_label": _label(policy, "purposes", o["purpose"])}
-                       for o in data.get("objections", [])],
+                       for o in data.get("objections", []) if not o.get("withdrawn_at")],
         "retention_default": policy.retention_label(),
         "not_from_subject": list(not_from_subject.values()),
         "health_note": HEALTH_NOTE if data["flags"]["health_data"] else None,

@@ -319,6 +319,13 @@ def _command(kind: str, verb: str) -> str:
     return f"{'sar' if kind == 'access' else 'request'} {verb}"
 
 
+def _journal_step(s: Session, row: sqlite3.Row, step: str, on: date, **extra: Any) -> None:
+    """Journal a step for a restore to redo: its date and outcome, and the names (never the words)
+    of the texts it recorded, which a restore lists for a person to re-enter."""
+    s.journal("request_step", request_id=row["id"], subject_id=row["subject_id"],
+              kind=row["kind"], step=step, on=on.isoformat(), **extra)
+
+
 def london_day(stamp: str) -> date:
     """The clinic's day of a stored UTC timestamp."""
     return london_today(datetime.fromisoformat(stamp))
@@ -516,6 +523,9 @@ def open_request(s: Session, subject_id: str | None, *, received: str, channel: 
     )
     s.audit(_command(kind, "open"), subject_id, request=request_id, kind=kind, channel=channel,
             unknown_person=subject_id is None)
+    s.journal("request", request_id=request_id, subject_id=subject_id, kind=kind,
+              channel=channel, received_on=day.isoformat(), purpose=purpose,
+              created_at=s.stamp, texts=["note"] if text else [])  # never the name or email
     return _current(s, request_id)
 
 
@@ -527,6 +537,7 @@ def _record_start_evidence(s: Session, request_id: str, on: str | None, column: 
     day = _day(s, on, "--on", date.fromisoformat(row["received_on"]))
     s.conn.execute(f"UPDATE requests SET {column} = ? WHERE id = ?", (day.isoformat(), row["id"]))
     s.audit(_command(row["kind"], step), row["subject_id"], request=row["id"])
+    _journal_step(s, row, step, day)
     return _current(s, row["id"])
 
 
@@ -551,6 +562,7 @@ def acknowledge(s: Session, request_id: str, *, on: str | None = None) -> Reques
     s.conn.execute("UPDATE requests SET acknowledged_on = ? WHERE id = ?",
                    (day.isoformat(), row["id"]))
     s.audit(_command(row["kind"], "acknowledge"), row["subject_id"], request=row["id"])
+    _journal_step(s, row, "acknowledge", day)
     return _current(s, row["id"])
 
 
@@ -578,6 +590,7 @@ def pause(s: Session, request_id: str, *, reason: str, on: str | None = None) ->
         (row["id"], text, day.isoformat()),
     )
     s.audit(_command(row["kind"], "pause"), row["subject_id"], request=row["id"], pause=int(cur.lastrowid or 0))
+    _journal_step(s, row, "pause", day, texts=["pause reason"])
     return _current(s, row["id"])
 
 
@@ -592,6 +605,7 @@ def resume(s: Session, request_id: str, *, on: str | None = None) -> RequestView
     s.conn.execute("UPDATE request_pauses SET resumed_on = ? WHERE id = ?",
                    (day.isoformat(), paused["id"]))
     s.audit(_command(row["kind"], "resume"), row["subject_id"], request=row["id"], pause=paused["id"])
+    _journal_step(s, row, "resume", day, paused_on=paused["paused_on"])
     return _current(s, row["id"])
 
 
@@ -611,6 +625,7 @@ def extend(s: Session, request_id: str, *, reason: str, on: str | None = None) -
     s.conn.execute("UPDATE requests SET extended_on = ?, extension_reason = ? WHERE id = ?",
                    (day.isoformat(), text, row["id"]))
     s.audit(_command(row["kind"], "extend"), row["subject_id"], request=row["id"])
+    _journal_step(s, row, "extend", day, texts=["extension reason"])
     return _current(s, row["id"])
 
 
@@ -633,6 +648,7 @@ def review(s: Session, request_id: str, *, by: str, outcome: str, note: str,
         "WHERE id = ?", (day.isoformat(), reviewer, outcome, text, row["id"]),
     )
     s.audit(_command(row["kind"], "review"), row["subject_id"], request=row["id"], outcome=outcome)
+    _journal_step(s, row, "review", day, outcome=outcome, texts=["reviewer", "review note"])
     return _current(s, row["id"])
 
 
@@ -733,6 +749,7 @@ def close(s: Session, request_id: str, *, on: str | None = None, outcome: str | 
                    "outcome_reason = ? WHERE id = ?", (day.isoformat(), outcome, text, row["id"]))
     s.audit(_command(kind, "close"), row["subject_id"], request=row["id"], outcome=outcome,
             exported=exported)
+    _journal_step(s, row, "close", day, outcome=outcome, texts=["outcome reason"] if text else [])
     return _current(s, row["id"])
 
 

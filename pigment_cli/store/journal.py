@@ -16,10 +16,21 @@ One JSON object a line; `scope` says what it records:
   restore lists these for a person to redo);
 - `restriction` / `unrestriction`: a restriction of processing (Art. 18) begun or lifted
   (`purpose`, None for every purpose; `started_at` names it; never its reason);
-- `objection`: an objection to a purpose (Art. 21) recorded;
+- `objection` / `objection_withdrawal`: an objection to a purpose (Art. 21) recorded, or every
+  objection of the subject to that purpose withdrawn (the person changed their mind);
 - `item_facts`: an item's category, source, purpose, basis or collection date corrected (keys
   and a date, never its value), with the fingerprint it had before (`fingerprint`), so a replay
-  redoes the correction on that item and a later erasure of it still finds it.
+  redoes the correction on that item and a later erasure of it still finds it;
+- `request`: a request opened (its id, kind, subject, channel, dates and purpose; `texts` names
+  its free text, never holds it; for someone not in the store neither name nor email: a restore
+  lists it for a person to re-enter);
+- `request_step`: a step of a request (`step`: verify-id, fee-received, acknowledge, extend,
+  pause, resume, review, close; `on` its date; `outcome` for a review or a close; `texts` the
+  names of the reasons, notes or reviewer it recorded, never their words);
+- `request_action`: an action that answered a request (`detail`: ids and counts only);
+- `notice`: an Art. 19 notice made (`disclosure_id`, `event`, `request_id`, `created_at`; a
+  replay reads the recipient back from the disclosure in the restored backup);
+- `notice_told`: the recipient of a disclosure told of its pending notices (`notified_on`).
 """
 
 from __future__ import annotations
@@ -45,7 +56,14 @@ SCOPES: dict[str, tuple[str, ...]] = {
     "restriction": ("subject_id", "purpose", "started_at", "at"),
     "unrestriction": ("subject_id", "purpose", "started_at", "at"),
     "objection": ("subject_id", "purpose", "at"),
+    "objection_withdrawal": ("subject_id", "purpose", "at"),
     "item_facts": ("subject_id", "item", "fingerprint", "at"),
+    "request": ("request_id", "subject_id", "kind", "channel", "received_on", "purpose",
+                "created_at", "at"),
+    "request_step": ("request_id", "subject_id", "kind", "step", "on", "at"),
+    "request_action": ("request_id", "subject_id", "kind", "action", "detail", "at"),
+    "notice": ("subject_id", "disclosure_id", "event", "request_id", "created_at", "at"),
+    "notice_told": ("subject_id", "disclosure_id", "notified_on", "at"),
 }
 
 

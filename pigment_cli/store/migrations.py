@@ -349,7 +349,8 @@ def _m3_every_right(conn: sqlite3.Connection) -> None:
             subject_id TEXT NOT NULL REFERENCES subjects (id) ON DELETE CASCADE,
             purpose TEXT NOT NULL,
             request_id TEXT,
-            at TEXT NOT NULL
+            at TEXT NOT NULL,
+            withdrawn_at TEXT  -- the person changed their mind (object --withdraw)
         );
         CREATE INDEX objections_subject ON objections (subject_id, purpose);
         CREATE TABLE recipient_notices (
@@ -366,9 +367,33 @@ def _m3_every_right(conn: sqlite3.Connection) -> None:
         CREATE INDEX recipient_notices_subject ON recipient_notices (subject_id);
         CREATE INDEX recipient_notices_disclosure ON recipient_notices (disclosure_id);
     """)
-    disclosures = db.table("disclosures")
-    disclosures.add_column("voided_at", str)
-    disclosures.add_column("void_reason", str)
+    # Disclosures gain voiding, and AUTOINCREMENT: a notice (and the journal) names a disclosure
+    # by id, so an erased subject's disclosure id is never given to another's. (sqlite-utils
+    # cannot declare AUTOINCREMENT: the table is rebuilt by hand, as `_transform` would.)
+    _run_script(conn, """
+        CREATE TABLE disclosures_m3 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subject_id TEXT NOT NULL REFERENCES subjects (id) ON DELETE CASCADE,
+            recipient TEXT NOT NULL,
+            recipient_type TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            basis TEXT NOT NULL,
+            categories TEXT NOT NULL,
+            legal_requirement TEXT,
+            at TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            voided_at TEXT,
+            void_reason TEXT
+        );
+        INSERT INTO disclosures_m3 (id, subject_id, recipient, recipient_type, purpose, basis,
+            categories, legal_requirement, at, recorded_by, recorded_at)
+            SELECT id, subject_id, recipient, recipient_type, purpose, basis, categories,
+                legal_requirement, at, recorded_by, recorded_at FROM disclosures;
+        DROP TABLE disclosures;
+        ALTER TABLE disclosures_m3 RENAME TO disclosures;
+        CREATE INDEX disclosures_subject ON disclosures (subject_id, at);
+    """)
 
 
 MIGRATIONS: list[Migration] = [_m1_foundation, _m2_specific_consent, _m3_every_right]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import stat
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
 from conftest import edited_policy
 
+from pigment_cli import clock
 from pigment_cli.errors import ExitCode
 
 
@@ -109,12 +111,21 @@ def test_an_unknown_request_is_exit_2(cli, store: Path) -> None:
     assert "no request R-ZZZZZ" in line
 
 
-def test_the_extension_letter_after_the_first_month_is_exit_3(cli, subject_id: str) -> None:
+def _on_day(monkeypatch: pytest.MonkeyPatch, day: str) -> None:
+    """Letters are dated today (no --as-of): move the clock instead."""
+    when = datetime.combine(date.fromisoformat(day), time(10, 30), tzinfo=UTC)
+    monkeypatch.setattr(clock, "system_now", lambda: when)
+
+
+def test_the_extension_letter_after_the_first_month_is_exit_3(
+        cli, subject_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     rid = _open(cli, subject_id, received="2026-11-02")
     cli.ok("request", "extend", rid, "--reason", "Records in three systems")
-    ok = cli.ok("request", "letter", rid, "--template", "extension", "--as-of", "2026-12-02")
+    _on_day(monkeypatch, "2026-12-02")
+    ok = cli.ok("request", "letter", rid, "--template", "extension")
     assert "Records in three systems" in ok.stdout and "2 February 2027" in ok.stdout
-    late = cli("request", "letter", rid, "--template", "extension", "--as-of", "2026-12-03")
+    _on_day(monkeypatch, "2026-12-03")
+    late = cli("request", "letter", rid, "--template", "extension")
     assert "first month ended on 2026-12-02" in _one_line(late, ExitCode.REFUSED)
 
 
@@ -204,19 +215,19 @@ def test_a_restriction_lifting_letter_before_unrestrict(cli, subject_id: str, db
 
 
 def test_a_closed_requests_acknowledgement_and_extension_are_reprinted_as_dated(
-        cli, subject_id: str) -> None:
+        cli, subject_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     rid = _open(cli, subject_id, "--kind", "rectification", "--note", "Wrong surname")
     cli.ok("request", "acknowledge", rid, "--on", "2026-11-21")
     cli.ok("request", "extend", rid, "--reason", "Records in two systems", "--on", "2026-11-23")
     cli.ok("subject", "update", subject_id, "--dob", "1985-12-01", "--request", rid)
     cli.ok("request", "close", rid)
-    ack = cli.ok("request", "letter", rid, "--template", "acknowledgement", "--as-of",
-                 "2027-01-15").stdout
+    _on_day(monkeypatch, "2027-01-15")
+    ack = cli.ok("request", "letter", rid, "--template", "acknowledgement").stdout
     assert "\n21 November 2026\n" in ack  # the letter's date: the day it was acknowledged
     assert "printed on 15 January 2027" in " ".join(ack.split())
     assert "Wrong surname" not in ack
-    ext = cli.ok("request", "letter", rid, "--template", "extension", "--as-of",
-                 "2027-01-15").stdout  # after the first month: a copy for the file is fine
+    ext = cli.ok("request", "letter", rid, "--template",
+                 "extension").stdout  # after the first month: a copy for the file is fine
     assert "\n23 November 2026\n" in ext and "Records in two systems" in ext
     never = _open(cli, subject_id, "--kind", "rectification")
     cli.ok("request", "close", never, "--outcome", "refused", "--reason", "Unfounded")

@@ -241,11 +241,13 @@ def test_objection_to_marketing_suppresses_until_a_later_written_consent_is_unsu
     assert cli("object", subject_id, "--purpose", "newsletter").exit_code == ExitCode.BAD_INPUT
 
     # The person changes their mind: the new consent is recorded, the audience still leaves them
-    # out until the email comes off the suppression list.
+    # out until the objection is withdrawn and the email comes off the suppression list.
     cli.ok("consent", "grant", subject_id, "newsletter", "--via", "paper_form", "--evidence",
            "form 12")
     assert _audience(cli) == []
     cli.ok("consent", "unsuppress", subject_id)
+    assert _audience(cli) == []  # the objection still stands
+    cli.ok("object", subject_id, "--purpose", "newsletter", "--withdraw")
     assert _audience(cli) == [subject_id]
 
 

@@ -17,7 +17,7 @@ from pigment_cli.records.disclosures import disclose
 from pigment_cli.records.holds import active_holds
 from pigment_cli.records.items import add_item, touch_item
 from pigment_cli.records.notices import notices_of
-from pigment_cli.records.objections import object_to
+from pigment_cli.records.objections import object_to, withdraw_objection
 from pigment_cli.records.suppression import is_suppressed
 from pigment_cli.rights.requests import open_request
 from tests.conftest import FIXED_NOW, domain
@@ -174,11 +174,14 @@ def test_an_objection_to_direct_marketing_withdraws_suppresses_and_is_recorded(
         with pytest.raises(BadInput):  # it still stands: nothing to do
             object_to(s, subject_id, "newsletter")
     with domain(store) as s:
-        # The person changed their mind: a new consent is recorded, but the audience leaves the
-        # email out until it comes off the suppression list (a written consent given after).
+        # The person changed their mind: a new consent is recorded, but the audience leaves them
+        # out until the objection is withdrawn and the email comes off the suppression list
+        # (each needs a written consent given after the objection).
         consents.grant(s, subject_id, "newsletter", via="paper_form")
         assert consents.audience(s, "newsletter") == []
         assert consents.unsuppress(s, subject_id).removed
+        assert consents.audience(s, "newsletter") == []  # the objection still stands
+        assert withdraw_objection(s, subject_id, "newsletter").objections
         assert [m.id for m in consents.audience(s, "newsletter")] == [subject_id]
     entry = _audit(store, "object")[-1]
     assert entry["purpose"] == "newsletter" and entry["ground"] == "direct_marketing"

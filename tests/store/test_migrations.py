@@ -45,7 +45,10 @@ def rows(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table (sqlite_sequence included), in rowid order: rowids are ids here."""
     conn.row_factory = sqlite3.Row
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {t: [dict(r) for r in conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid')] for t in tables}
+    # sqlite_sequence by name: a rebuilt table's counter moves to the end of it.
+    return {t: [dict(r) for r in conn.execute(
+        f'SELECT * FROM "{t}" ORDER BY {"name" if t == "sqlite_sequence" else "rowid"}')]
+        for t in tables}
 
 
 def schema(conn: sqlite3.Connection, kind: str) -> dict[str, str]:
@@ -123,7 +126,9 @@ def test_migration_2_gives_consents_a_recipient_and_categories_and_loses_nothing
     assert {"recipient", "categories"} <= columns
     for table, table_rows in before.items():
         added = LATER_COLUMNS.get(table, set())
-        if table == "consent_events":
+        if table == "sqlite_sequence":  # migration 3: disclosures count their ids too
+            assert [r for r in after[table] if r["name"] != "disclosures"] == table_rows
+        elif table == "consent_events":
             assert [{k: v for k, v in r.items() if k not in ("recipient", "categories")}
                     for r in after[table]] == table_rows
             assert all(r["recipient"] is None and r["categories"] is None for r in after[table])
@@ -158,6 +163,14 @@ def test_migration_3_puts_every_request_on_one_register_and_loses_nothing(
                                     for r in before["disclosures"]]
     for table in ("request_actions", "restrictions", "objections", "recipient_notices"):
         assert after[table] == []
+    # A disclosure's id is never given again, even after its subject's erasure.
+    top = max(r["id"] for r in after["disclosures"])
+    assert {"name": "disclosures", "seq": top} in after["sqlite_sequence"]
+    conn.execute("DELETE FROM disclosures WHERE id = ?", (top,))
+    conn.execute("INSERT INTO disclosures (subject_id, recipient, recipient_type, purpose, basis, "
+                 "categories, at, recorded_by, recorded_at) SELECT id, 'x', 'other', "
+                 "'care', 'contract', 'identity', created_at, 't', created_at FROM subjects LIMIT 1")
+    assert conn.execute("SELECT max(id) FROM disclosures").fetchone()[0] == top + 1
     # A request outlives its subject's erasure: no cascade from subjects any more; its pauses
     # still go with it.
     assert not list(conn.execute("PRAGMA foreign_key_list(requests)"))
