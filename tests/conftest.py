@@ -154,3 +154,20 @@ def edited_policy(tmp_path: Path, old: str, new: str) -> Path:
 
 __all__ = ["EXAMPLES", "FIXED_NOW", "Cli", "Session", "backdate", "domain", "edited_policy",
            "populate", "row_count"]
+
+
+def open_request(cli: Cli, subject_id: str, *extra: str, received: str = "2026-11-20") -> str:
+    """`pigment request open SUBJECT --received DAY ...`: the new request's id."""
+    return cli.ok("request", "open", subject_id, "--received", received,
+                  *extra).stdout.split()[0]
+
+
+def audit_entries(db: Path, command: str) -> list[tuple[str | None, dict[str, Any]]]:
+    """(subject id, detail) of every audit entry of `command`, oldest first."""
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT subject_id, detail FROM audit WHERE command = ? ORDER BY seq",
+                            (command,)).fetchall()
+    finally:
+        conn.close()
+    return [(r[0], json.loads(r[1])) for r in rows]

@@ -14,20 +14,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pigment_cli.errors import BadInput
+from pigment_cli.errors import BadInput, Refused
 from pigment_cli.records.answers import check_answerable, record_answer
 from pigment_cli.records.disclosures import Disclosure, get_disclosure
 from pigment_cli.records.erasure import ItemRef, erase_items, item_fingerprint, scrub_files
 from pigment_cli.records.items import get_item, require_consent
 from pigment_cli.records.models import Item, Subject
 from pigment_cli.records.notices import Notice, note_recipients
-from pigment_cli.records.restrictions import check_processing
+from pigment_cli.records.restrictions import check_processing, covering
 from pigment_cli.records.subjects import get_subject, update_subject
 from pigment_cli.records.validate import check_item, clean_text
 from pigment_cli.store.session import Session
 
 # The rule an item removed as a wrong entry is erased under (the erasure record and journal).
 REMOVED_RULE = "removed:wrong-entry"
+ERASED_ON_REQUEST_RULE = "request:item"  # an item removed to answer an erasure request
 # The category of data each subject field is (for Art. 19: which recipients received it).
 SUBJECT_FIELD_CATEGORIES = {"name": "identity", "title": "identity", "dob": "date_of_birth",
                             "email": "contact", "phone": "contact", "address": "contact",
@@ -139,6 +140,13 @@ def correct_item(s: Session, item_id: int, *, value: str | None = None,
         new["collected_at"] = checked[5]
     current = item.to_dict()
     changed = [k for k, v in new.items() if current[k] != v]
+    if "purpose" in changed and covering(conn, item.subject_id, item.purpose) is not None:
+        # Restricted data may only be stored (Art. 18(2)): moving it to another purpose would
+        # free it for use. Refused, nothing changed.
+        raise Refused(f"refused: {item.subject_id}'s data for {item.purpose!r} is restricted "
+                      "(UK GDPR Art. 18): it may only be stored, so item "
+                      f"{item.id} cannot be moved to another purpose until the restriction is "
+                      "lifted (pigment unrestrict ... --told-on DATE). Nothing was changed.")
     if "purpose" in changed:  # held for a new purpose: checked as `item add` checks it
         if new["basis"] == "consent":
             require_consent(conn, item.subject_id, str(new["purpose"]))
@@ -212,10 +220,10 @@ def remove_item(s: Session, item_id: int, *, reason: str,
     item = get_item(conn, item_id)
     if not clean_text(reason, "--reason"):
         raise BadInput("--reason is required: say why the entry is wrong (it is not stored)")
-    event = "rectification"  # a wrong entry removed is a rectification (Art. 16) ...
+    event, rule = "rectification", REMOVED_RULE  # a wrong entry removed: Art. 16 ...
     if request_id is not None:  # before anything changes
         if check_answerable(conn, request_id, item.subject_id, "remove")["kind"] == "erasure":
-            event = "erasure"  # ... unless it answers an erasure request (Art. 17)
+            event, rule = "erasure", ERASED_ON_REQUEST_RULE  # ... or an item erased on request
     outcome = Removal(item.id, item.subject_id, item.category)
     outcome.request_id = record_answer(s, request_id, item.subject_id, "remove", item=item.id,
                                        items=1)
@@ -223,7 +231,7 @@ def remove_item(s: Session, item_id: int, *, reason: str,
     outcome.notices = note_recipients(s, item.subject_id, event,
                                       categories=[item.category],
                                       request_id=outcome.request_id)
-    erase_items(conn, [ItemRef(item.id, item.subject_id, item.category, REMOVED_RULE)],
+    erase_items(conn, [ItemRef(item.id, item.subject_id, item.category, rule)],
                 stamp=s.stamp, actor=s.actor, command="item remove")
     s.audit("item remove", item.subject_id, item=item.id, request=outcome.request_id,
             notices=len(outcome.notices))

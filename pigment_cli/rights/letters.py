@@ -280,7 +280,11 @@ def _check(s: Session, view: RequestView, template: str, today: date, detail: st
                            "is for a person the clinic holds nothing on (request open --unknown)")
         if view.kind == "complaint":
             raise BadInput(f"request {view.id} is a complaint: answer it with --template completed")
-        if closed and view.outcome != NOTHING_HELD:
+        if not closed:  # closing checks that nobody in the store has their name or email
+            raise BadInput(f"request {view.id} is still open: close it as nothing-held first "
+                           f"(pigment request close {view.id}), which checks that nobody in the "
+                           "store has the same name or email")
+        if view.outcome != NOTHING_HELD:
             raise BadInput(f"request {view.id} was closed as {view.outcome}, not nothing-held")
     if template == "restriction-lifting":
         restriction = _restriction_to_lift(s, view)

@@ -4,31 +4,17 @@ and every refusal one line on stderr with its exit code."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import stat
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
+from conftest import audit_entries as _audit
 from conftest import edited_policy
+from conftest import open_request as _open
 
 from pigment_cli import clock
 from pigment_cli.errors import ExitCode
-
-
-def _open(cli, subject_id: str, *extra: str, received: str = "2026-11-20") -> str:
-    return cli.ok("request", "open", subject_id, "--received", received,
-                  *extra).stdout.split()[0]
-
-
-def _audit(db: Path, command: str) -> list[tuple[str | None, dict]]:
-    conn = sqlite3.connect(db)
-    try:
-        rows = conn.execute("SELECT subject_id, detail FROM audit WHERE command = ? ORDER BY seq",
-                            (command,)).fetchall()
-    finally:
-        conn.close()
-    return [(r[0], json.loads(r[1])) for r in rows]
 
 
 def _one_line(result, code: int) -> str:
@@ -153,6 +139,7 @@ def test_a_clarification_letter_uses_the_pause_reason(cli, subject_id: str) -> N
 def test_nothing_held_for_someone_not_in_the_store(cli, store: Path) -> None:
     rid = cli.ok("request", "open", "--unknown", "--name", "Alan Turing", "--received",
                  "2026-11-21").stdout.split()[0]
+    cli.ok("request", "close", rid)  # as nothing-held, once nobody in the store matches
     text = cli.ok("request", "letter", rid, "--template", "nothing-held").stdout
     assert "Dear Alan Turing," in text
     flat = " ".join(text.split())

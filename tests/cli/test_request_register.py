@@ -300,3 +300,45 @@ def test_nothing_held_is_never_said_to_someone_the_clinic_holds(cli, subject_id:
     result = cli("request", "close", rid)
     assert result.exit_code == ExitCode.REFUSED and "nothing is held" in result.stderr
     cli.ok("request", "close", rid, "--yes")
+
+
+@pytest.mark.parametrize("name", ["Dr Amara Okafor", "Okafor Amara", "Amára Okafor",
+                                  "\uff21mara OKAFOR"])
+def test_nothing_held_sees_through_titles_order_accents_and_widths(cli, store: Path,
+                                                                  name: str) -> None:
+    held = cli.ok("subject", "add", "--name", "Amara Okafor").stdout.strip()
+    result = cli("request", "open", "--unknown", "--name", name, "--received", "2026-11-20")
+    assert result.exit_code == ExitCode.REFUSED and held in result.stderr
+
+
+def test_the_nothing_held_letter_waits_for_the_checked_close(cli, store: Path) -> None:
+    rid = cli.ok("request", "open", "--unknown", "--name", "Zed Later", "--received",
+                 "2026-11-20").stdout.split()[0]
+    cli.ok("subject", "add", "--name", "Zed Later")
+    result = cli("request", "letter", rid, "--template", "nothing-held")
+    assert result.exit_code == ExitCode.BAD_INPUT and "close it as nothing-held" in result.stderr
+    assert cli("request", "close", rid).exit_code == ExitCode.REFUSED
+
+
+def test_an_erasure_request_answered_by_removing_items(cli, subject_id: str, db: Path) -> None:
+    item = cli.ok("item", "add", subject_id, "--category", "contact", "--source", "form",
+                  "--purpose", "care", "--value", "old address").stdout.strip()
+    rid = _open(cli, subject_id, "--kind", "erasure", "--received", "2026-11-20",
+                "--note", "remove my old address")["id"]
+    cli.ok("item", "remove", item, "--reason", "asked", "--request", rid)
+    cli.ok("request", "close", rid)
+    letter = cli.ok("request", "letter", rid, "--template", "completed").stdout
+    assert "the personal data you asked us to erase" in letter
+    assert "as you asked" not in letter
+    # Erased on request, not as a wrong entry, in the erasure log and the journal.
+    rules = [r[0] for r in sqlite3.connect(db).execute("SELECT rule FROM erasures")]
+    assert rules == ["request:item"]
+
+
+def test_restricted_data_cannot_be_moved_to_another_purpose(cli, subject_id: str) -> None:
+    item = cli.ok("item", "add", subject_id, "--category", "contact", "--source", "form",
+                  "--purpose", "care", "--value", "x").stdout.strip()
+    cli.ok("restrict", subject_id, "--purpose", "care", "--reason", "contested")
+    result = cli("item", "correct", item, "--purpose", "medical_records")
+    assert result.exit_code == ExitCode.REFUSED and "Art. 18" in result.stderr
+    assert cli.json("item", "list", subject_id)[0]["purpose"] == "care"

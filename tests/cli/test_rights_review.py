@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import audit_entries as _audit
 from conftest import edited_policy
+from conftest import open_request as _open
 
 from pigment_cli import clock
 from pigment_cli.errors import ExitCode
@@ -23,19 +25,8 @@ from pigment_cli.errors import ExitCode
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _open(cli, subject_id: str, *extra: str, received: str = "2026-11-20") -> str:  # noqa: ANN001
-    return cli.ok("request", "open", subject_id, "--received", received,
-                  *extra).stdout.split()[0]
 
 
-def _audit(db: Path, command: str) -> list[tuple[str | None, dict]]:
-    conn = sqlite3.connect(db)
-    try:
-        rows = conn.execute("SELECT subject_id, detail FROM audit WHERE command = ? ORDER BY seq",
-                            (command,)).fetchall()
-    finally:
-        conn.close()
-    return [(r[0], json.loads(r[1])) for r in rows]
 
 
 def _rows(db: Path, sql: str, *args: object) -> list[tuple]:

@@ -216,7 +216,7 @@ def test_completed_says_what_was_done_for_each_kind(store: Path, person: str, ki
     assert letters.KIND_PHRASES[kind] in text
     said = {"access": "report.html", "portability": "machine-readable form",
             "rectification": "We have corrected your personal data as you asked",
-            "erasure": "We have erased your personal data as you asked",
+            "erasure": "We have erased the personal data you asked us to erase",
             "restriction": "we will only store it",
             "objection": "We have acted on your objection"}[kind]
     assert said in text
@@ -261,11 +261,12 @@ def test_a_complaint_outcome_with_the_right_to_go_to_the_regulator(store: Path, 
 
 def test_nothing_held_confirms_no_data_for_a_person_not_in_the_store(store: Path,
                                                                     person: str) -> None:
-    rid = _open(store, None, "access", person_name="Alan Turing", person_email="at@example.org")
+    rid = _closed(store, None, "access", person_name="Alan Turing",
+                  person_email="at@example.org")
     text = " ".join(render(store, rid, "nothing-held").split())
     assert "we hold no personal data about you (UK GDPR Article 15)" in text
     assert "your name and email address" in text
-    erasure = _open(store, None, "erasure", person_name="Alan Turing")
+    erasure = _closed(store, None, "erasure", person_name="Alan Turing")
     text = " ".join(render(store, erasure, "nothing-held").split())
     assert "for us to erase" in text and "Article 15" not in text
     assert "your name, as you gave it" in text
@@ -584,7 +585,8 @@ def test_an_objection_nobody_recorded_makes_no_claim(store: Path, person: str) -
 @pytest.mark.parametrize("fmt", letters.FORMATS)
 def test_nothing_held_does_not_contradict_itself_and_says_how_long_the_request_is_kept(
         store: Path, person: str, fmt: str) -> None:
-    rid = _open(store, None, "erasure", person_name="Alan Turing", person_email="at@example.org")
+    rid = _closed(store, None, "erasure", person_name="Alan Turing",
+                  person_email="at@example.org")
     text = _lines(render(store, rid, "nothing-held", fmt))
     assert "do not hold or otherwise use any personal data about you" not in text
     assert "Apart from the record of this request, we hold no personal data about you" in text
@@ -599,7 +601,7 @@ def test_nothing_held_takes_the_policys_keep_closed(store: Path, person: str,
     source = edited_policy(tmp_path, 'keep_closed = "2y"', 'keep_closed = "18m"').read_text()
     with domain(store) as s:
         apply_policy(s, parse_policy(source))
-    rid = _open(store, None, "access", person_name="Alan Turing")
+    rid = _closed(store, None, "access", person_name="Alan Turing")
     text = _lines(render(store, rid, "nothing-held"))
     assert "We keep it for 18 months after we answer your request" in text
     assert "your name, as you gave it to us" in text
