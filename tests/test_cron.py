@@ -95,7 +95,7 @@ def _received(days_ago: int) -> str:
 def test_every_line_uses_absolute_paths_and_creates_no_folder() -> None:
     lines = [line for line in CRONTAB.read_text().splitlines()
              if line.strip() and not line.startswith("#") and "* *" in line]
-    assert len(lines) == 6
+    assert len(lines) == 8
     for line in lines:
         command = re.sub(r'"[^"]*"', "", line.split(None, 5)[5])  # what the shell runs
         assert re.search(r"(^|[\s(])pigment\s", command) is None, line  # never a bare `pigment`

@@ -54,7 +54,7 @@ REMAPPED = ("/mnt/", "/srv/", "/var/", "/tmp/")
 # Example ids as the README writes them, with the key that binds them to a real id: ids by their
 # letter, backups by their suffix.
 EXAMPLE_IDS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"\b([SRH])-[0-9A-Z]{5}\b"), lambda m: m.group(1)),
+    (re.compile(r"\b([SRHBPD])-[0-9A-Z]{5}\b"), lambda m: m.group(1)),
     (re.compile(r"pigment-backup-\d{8}T\d{6}(\.db(?:\.age)?)"), lambda m: "backup" + m.group(1)),
 ]
 EXAMPLE_NUMBER = re.compile(r"\be\.g\. (\d+)\b")

@@ -212,7 +212,10 @@ def say(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+def table(title: str | None, columns: list[str], rows: list[list[Any]], *,
+          styles: list[str | None] | None = None) -> None:
+    """A table on stdout; `styles` (one per row, e.g. "bold red") colour rows on a terminal
+    (never the only sign: NO_COLOR and pipes drop it, so say it in a cell too)."""
     from rich import box
     from rich.markup import escape
     from rich.table import Table
@@ -230,8 +233,8 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
             grid.add_column(column, no_wrap=True, min_width=max(widest, min(len(column), 10), 1))
         else:  # free text folds onto more lines instead of ending in "…"
             grid.add_column(column, overflow="fold", min_width=min(widest, 5))
-    for row in cells:
-        grid.add_row(*(escape(v) for v in row))
+    for index, row in enumerate(cells):
+        grid.add_row(*(escape(v) for v in row), style=styles[index] if styles else None)
     out().print(grid)
 
 

@@ -118,11 +118,14 @@ def ropa(
 ) -> None:
     """Print the Art. 30 record of processing activities, from the policy in force.
     Example: pigment policy ropa --format html --out ropa.html"""
+    from pigment_cli.records.dpias import dpias_for_ropa
+    from pigment_cli.records.processors import processors
     from pigment_cli.reports.ropa import latest_encrypted_backup, render_ropa
 
     _check_out(out, db)
     with open_session(db, actor) as s:
-        text = render_ropa(s.policy, format_, encrypted_backup_on=latest_encrypted_backup(s.conn))
+        text = render_ropa(s.policy, format_, encrypted_backup_on=latest_encrypted_backup(s.conn),
+                           dpias=dpias_for_ropa(s.conn), processors=processors(s.conn))
     _emit(text, out, db)
 
 

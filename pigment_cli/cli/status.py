@@ -27,6 +27,11 @@ def status(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = Fals
         ["due for erasure now", f"{retention['due_subjects']} subject(s), {retention['due_items']} item(s)"],
         ["held back", f"{retention['held']} subject(s); {view['holds']} active hold(s)"],
         ["restricted (Art. 18)", f"{view['restricted_subjects']} subject(s)"],
+        ["open breaches", f"{view['breaches']['open']} ({view['breaches']['overdue']} past "
+         "72 hours unreported)"],
+        ["contracts ending", f"{len(view['processors']['contracts_ending'])} within 30 days"],
+        ["DPIAs to review", f"{view['dpias']['due']} within {view['dpias']['due_within_days']} "
+         f"days ({view['dpias']['past_due']} past due)"],
         ["next falls due", retention["next_due"] or "-"],
         ["last sweep", f"{last['finished_at'] or last['started_at']} ({last['status']})" if last else "never"],
         ["audit chain", (f"intact, {view['audit']['entries']} entries (last full check: "
@@ -39,7 +44,40 @@ def status(as_of: AsOfOption = None, db: DbOption = None, json_: JsonFlag = Fals
               [[r["id"], r["kind"], r["subject_id"] or "(not held)", r["status"], r["due"],
                 f"{r['days_left']} (OVERDUE)" if r["overdue"] else r["days_left"]]
                for r in view["requests"]["list"]])
+    _registers(view)
     _consent_chart(view["consents"])
+
+
+def _breach_clock(b: dict[str, Any]) -> str:
+    if not b["clock_running"]:
+        return "ICO told" if b["ico_notified"] else "not notifiable"
+    if b["overdue"]:
+        return f"{b['hours_left']} (OVERDUE)"
+    return f"{b['hours_left']} (UNDER 24)" if b["hours_left"] < 24 else str(b["hours_left"])
+
+
+def _registers(view: dict[str, Any]) -> None:
+    """Open breaches (red under 24 hours left), contracts ending, DPIAs due: ids and dates."""
+    breaches = view["breaches"]["list"]
+    if breaches:
+        table("Open breaches (Art. 33: tell the ICO within 72 hours)",
+              ["breach", "ICO deadline", "hours left"],
+              [[b["id"], b["ico_deadline"], _breach_clock(b)] for b in breaches],
+              styles=["bold red" if b["clock_running"] and b["hours_left"] < 24 else None
+                      for b in breaches])
+    ending = view["processors"]["contracts_ending"]
+    if ending:
+        table("Processor contracts ending within 30 days (Art. 28)",
+              ["processor", "name", "contract until", "days left"],
+              [[p["id"], p["name"], p["contract_until"],
+                f"{p['days_left']} (ENDED)" if p["days_left"] < 0 else p["days_left"]]
+               for p in ending])
+    dpias = view["dpias"]["list"]
+    if dpias:
+        table("DPIAs to review (Art. 35)", ["dpia", "review by", "days left"],
+              [[d["id"], d["review_by"],
+                f"{d['days_left']} (PAST DUE)" if d["past_due"] else d["days_left"]]
+               for d in dpias])
 
 
 def _consent_chart(consents: dict[str, dict[str, Any]]) -> None:

@@ -7,7 +7,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from pigment_cli.clock import london_today
+from pigment_cli.records.dpias import dpias_due
 from pigment_cli.records.erasure import scrub_pending
+from pigment_cli.records.processors import register_findings
 from pigment_cli.retention.plan import plan as retention_plan
 from pigment_cli.rights.requests import request_views
 from pigment_cli.store import anchor, audit, seal
@@ -34,6 +37,18 @@ def _expected_schema() -> set[tuple[str, str]]:
         return _schema_objects(conn)
     finally:
         conn.close()
+
+
+def _dpias_past_review(s: Session) -> dict[str, str] | None:
+    """A DPIA past its review date (Art. 35(11): review when the risk may have changed)."""
+    late = [d["id"] for d in dpias_due(s.conn, london_today(s.now), within_days=0)
+            if d["past_due"]]
+    if not late:
+        return None
+    return _finding("dpias", f"{len(late)} DPIA(s) past their review date: "
+                    + ", ".join(late[:10]) + (", ..." if len(late) > 10 else ""),
+                    "review them, then: pigment dpia update DPIA --review-by DATE "
+                    "(see: pigment dpia list --due)")
 
 
 def check(s: Session) -> dict[str, Any]:
@@ -118,6 +133,19 @@ def check(s: Session) -> dict[str, Any]:
                                  "answer them now: pigment sar list --overdue"))
     else:
         passed.append("requests")
+    dpia_finding = _dpias_past_review(s)
+    if dpia_finding:
+        findings.append(dpia_finding)
+    else:
+        passed.append("dpias")
+    # Processors (Art. 28: a contract in force) and transfers abroad (Art. 44-46: a safeguard).
+    register = {name: (problem, fix) for name, problem, fix in
+                register_findings(conn, london_today(s.now))}
+    for name in ("processor contracts", "transfers"):
+        if name in register:
+            findings.append(_finding(name, *register[name]))
+        else:
+            passed.append(name)
     pending = scrub_pending(conn)
     if pending:
         findings.append(_finding(

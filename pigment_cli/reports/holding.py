@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pigment_cli.policy.rules import subject_due
+from pigment_cli.records.breaches import BreachLink, breaches_of
 from pigment_cli.records.consents import ConsentState, current_states
 from pigment_cli.records.disclosures import Disclosure, disclosures_of
 from pigment_cli.records.holds import Hold, holds_of
@@ -37,6 +38,9 @@ class HoldingView:
     # Every one (Art. 18): in force, or lifted with the day the person was told (Art. 18(3)).
     restrictions: list[Restriction] = field(default_factory=list)
     objections: list[Objection] = field(default_factory=list)  # every one (Art. 21)
+    # Breaches that touched them (ids and dates: the register's text stays in `breach show`).
+    # Not an Art. 15 item: the access package does not list them.
+    breaches: list[BreachLink] = field(default_factory=list)
 
     def items_by_category(self) -> dict[str, list[Item]]:
         categories: dict[str, list[Item]] = {}
@@ -78,6 +82,7 @@ class HoldingView:
                 {"objection": o.id, "purpose": o.purpose, "at": o.at, "request": o.request_id}
                 for o in self.objections
             ],
+            "breaches": [b.to_dict() for b in self.breaches],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,4 +114,5 @@ def holding(s: Session, subject_id: str) -> HoldingView:
         holds=holds_of(s.conn, subject.id, s.today),
         restrictions=restrictions_of(s.conn, subject.id),
         objections=objections_of(s.conn, subject.id),
+        breaches=breaches_of(s.conn, subject.id),
     )

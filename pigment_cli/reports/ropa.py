@@ -6,12 +6,19 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from pigment_cli import __version__
 from pigment_cli.errors import BadInput
 from pigment_cli.files import write_csv
 from pigment_cli.policy import Policy
+from pigment_cli.records.processors import (
+    SAFEGUARD_LABELS,
+    Processor,
+    ropa_recipients,
+    transfer_text,
+)
 
 # What pigment itself does to protect the store (Art. 30(1)(g), Art. 32).
 TOOL_SECURITY_MEASURES = (
@@ -85,7 +92,7 @@ def activities(policy: Policy) -> list[dict[str, Any]]:
             "data_subjects": record.get("data_subjects", ["Patients"]),
             "data_categories": [policy.label("categories", c) for c in categories],
             "recipients": to,
-            "transfers_abroad": policy.text("transfers"),
+            "transfers_abroad": "None",  # set from the processor register (processor_references)
             "retention": sorted({policy.retention_label(c) for c in categories})
             or [policy.retention_label()],
         })
@@ -106,9 +113,42 @@ def latest_encrypted_backup(conn: sqlite3.Connection) -> str | None:
     return str(row[0])[:10] if encrypted else None
 
 
-def ropa(policy: Policy, *, encrypted_backup_on: str | None = None) -> dict[str, Any]:
+def dpia_references(policy: Policy, activities: list[dict[str, Any]],
+                    dpias: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The DPIAs in use (`records.dpias.dpias_for_ropa`) as the record references them (Art. 35):
+    each activity gets the ids of the DPIAs of its purpose; the list gives id, processing,
+    purposes, next review and prior consultation (never the risks or measures found)."""
+    for activity in activities:
+        if "purpose" in activity:
+            activity["dpias"] = [d["id"] for d in dpias if activity["purpose"] in d["purposes"]]
+    return [{**d, "purposes": [policy.label_or_key("purposes", p) for p in d["purposes"]]}
+            for d in dpias]
+
+
+def processor_references(activities: list[dict[str, Any]],
+                         processors: Sequence[Processor]) -> list[dict[str, Any]]:
+    """The processors in use (`records.processors.processors`) as the record names them: each
+    activity's recipients gain the processors of its purpose and its transfers abroad become
+    theirs (Art. 30(1)(d)-(e)); the list gives the register's transfers, country and safeguard.
+    Organisations only: a processor's note is never in the record."""
+    for activity in activities:
+        if "purpose" in activity:
+            purpose = activity["purpose"]
+            activity["recipients"] = [*activity["recipients"], *ropa_recipients(processors, purpose)]
+            abroad = [transfer_text(p) for p in processors if p.transfer and purpose in p.purposes]
+            activity["transfers_abroad"] = "; ".join(abroad) or "None"
+    return [{"processor": p.id, "name": p.name, "country": p.country,
+             "safeguard": SAFEGUARD_LABELS[p.safeguard or "none"], "purposes": list(p.purposes)}
+            for p in processors if p.transfer]
+
+
+def ropa(policy: Policy, *, encrypted_backup_on: str | None = None,
+         dpias: Sequence[dict[str, Any]] = (),
+         processors: Sequence[Processor] = ()) -> dict[str, Any]:
     """The record; `encrypted_backup_on` (`latest_encrypted_backup`) adds encrypted backups to the
-    security measures, stated as the fact it is."""
+    security measures, stated as the fact it is; `dpias` (`records.dpias.dpias_for_ropa`) the
+    DPIAs in use; `processors` (`records.processors.processors`) the processors in use, whose
+    transfers abroad are the record's."""
     record = policy.record_of_processing
     measures = list(TOOL_SECURITY_MEASURES)
     if encrypted_backup_on:
@@ -119,9 +159,12 @@ def ropa(policy: Policy, *, encrypted_backup_on: str | None = None) -> dict[str,
         "policy_version": policy.version,
         "controller": policy.controller,
         "supervisory_authority": policy.authority,
-        "activities": activities(policy),
-        "categories_of_recipients": [policy.label("recipient_types", k)
-                                     for k in policy.keys("recipient_types")],
+        "activities": (rows := activities(policy)),
+        "dpias": dpia_references(policy, rows, dpias),
+        "transfers": processor_references(rows, processors),
+        "categories_of_recipients": [*(policy.label("recipient_types", k)
+                                       for k in policy.keys("recipient_types")),
+                                     *(f"{p.name} (processor: {p.role})" for p in processors)],
         "retention": {"default": policy.retention_label(),
                       **{r.category: r.label for r in policy.category_rules()}},
         "appropriate_policy_document": record.get("appropriate_policy_document", ""),
@@ -130,10 +173,13 @@ def ropa(policy: Policy, *, encrypted_backup_on: str | None = None) -> dict[str,
     }
 
 
-def render_ropa(policy: Policy, fmt: str, *, encrypted_backup_on: str | None = None) -> str:
+def render_ropa(policy: Policy, fmt: str, *, encrypted_backup_on: str | None = None,
+                dpias: Sequence[dict[str, Any]] = (),
+                processors: Sequence[Processor] = ()) -> str:
     if fmt not in ROPA_FORMATS:
         raise BadInput(f"unknown --format {fmt!r}; use one of: {', '.join(ROPA_FORMATS)}")
-    doc = ropa(policy, encrypted_backup_on=encrypted_backup_on)
+    doc = ropa(policy, encrypted_backup_on=encrypted_backup_on, dpias=dpias,
+               processors=processors)
     if fmt == "csv":
         return _ropa_csv(doc)
     from jinja2 import Environment, PackageLoader, select_autoescape  # lazy for start-up
@@ -158,7 +204,7 @@ def _md_escape(value: Any) -> str:
 def _ropa_csv(doc: dict[str, Any]) -> str:
 
     header = ["purpose", "description", "lawful_basis", "special_category_condition",
-              "data_subjects", "data_categories", "recipients", "transfers_abroad", "retention"]
+              "data_subjects", "data_categories", "recipients", "transfers_abroad", "retention", "dpias"]
     stream = io.StringIO()
     write_csv(({k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()}
                for row in doc["activities"]), header, stream)

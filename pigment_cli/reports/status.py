@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from pigment_cli.clock import london_today
 from pigment_cli.policy import Policy
 from pigment_cli.policy.rules import item_due, subject_due
+from pigment_cli.records.breaches import breach_summary
 from pigment_cli.records.consents import consent_counts
+from pigment_cli.records.dpias import DUE_WITHIN_DAYS, dpias_due
 from pigment_cli.records.holds import count_active
+from pigment_cli.records.processors import contracts_ending
 from pigment_cli.records.restrictions import count_restricted
 from pigment_cli.retention.plan import plan as retention_plan
 from pigment_cli.retention.sweep import last_sweep
@@ -38,6 +42,28 @@ def next_due(conn: sqlite3.Connection, policy: Policy, today: date) -> str | Non
             candidates.append(item_due(policy, rule.category, first, date.max))
     later = [d for d in candidates if d > today]
     return min(later).isoformat() if later else None
+
+
+def registers(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
+    """The DPO's registers (UK GDPR Art. 28, 33, 35) as the status screen shows them, ids and
+    dates only: open breaches with the hours left to tell the ICO, processor contracts ending
+    within 30 days (or past), DPIAs to review within 30 days (or past)."""
+    today = london_today(now)
+    breaches = sorted(breach_summary(conn, now), key=lambda b: b["hours_left"])
+    for b in breaches:
+        # the 72-hour clock runs until the ICO is told, unless the assessment found no risk;
+        # overdue from the first second past it (as `breach list --overdue`), rounded after
+        b["clock_running"] = b["notifiable"] and not b["ico_notified"]
+        b["overdue"] = b["clock_running"] and b["hours_left"] < 0
+        b["hours_left"] = round(b["hours_left"], 1)
+    dpias = dpias_due(conn, today)
+    return {
+        "breaches": {"open": len(breaches), "overdue": sum(b["overdue"] for b in breaches),
+                     "list": breaches},
+        "processors": {"contracts_ending": contracts_ending(conn, today, within_days=30)},
+        "dpias": {"due_within_days": DUE_WITHIN_DAYS, "due": len(dpias),
+                  "past_due": sum(d["past_due"] for d in dpias), "list": dpias},
+    }
 
 
 def status(s: Session) -> dict[str, Any]:
@@ -75,6 +101,7 @@ def status(s: Session) -> dict[str, Any]:
         },
         "holds": count_active(conn, today),
         "restricted_subjects": count_restricted(conn),
+        **registers(conn, s.now),
         "consents": {
             purpose: {**c, "rate": round(100 * c["granted"] / subjects, 1) if subjects else 0.0}
             for purpose, c in consents.items()

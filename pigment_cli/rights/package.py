@@ -31,6 +31,7 @@ from pigment_cli.policy.rules import subject_due
 from pigment_cli.records.answers import check_answerable, record_answer, request_row
 from pigment_cli.records.consents import events_of, state_from
 from pigment_cli.records.items import items_with_due
+from pigment_cli.records.processors import SAFEGUARD_LABELS, processors
 from pigment_cli.records.restrictions import objections_of, restrictions_of
 from pigment_cli.records.subjects import get_subject
 from pigment_cli.rights.requests import (
@@ -77,6 +78,20 @@ def _table_rows(conn: sqlite3.Connection, table: str,
         f"SELECT * FROM {table} WHERE subject_id = ? ORDER BY {order}", (subject_id,)
     ).fetchall()
     return columns, [dict(r) for r in rows]
+
+
+def _transfers_of(s: Session, data: dict[str, Any]) -> list[str]:
+    """The transfers abroad of this person's data (UK GDPR Art. 15(2)): the processors outside
+    the UK, in the processor register, serving a purpose their items are held for."""
+    held_for = {item["purpose"] for item in data["items"]}
+    found = []
+    for p in processors(s.conn):
+        if not p.transfer or not held_for & set(p.purposes):
+            continue
+        uses = ", ".join(_label(s.policy, "purposes", k) for k in p.purposes if k in held_for)
+        found.append(f"{p.name} in {p.country}, for {uses}, protected by "
+                     f"{SAFEGUARD_LABELS.get(p.safeguard or 'none', 'no safeguard')}")
+    return found
 
 
 def _request_words(kind: str) -> str:
@@ -190,6 +205,11 @@ def report_context(s: Session, data: dict[str, Any]) -> dict[str, Any]:
     texts = {key: policy.text(key) for key in
              ("intro", "rights", "complaint", "automated_decisions", "transfers",
               "consent_withdrawal")}
+    abroad = _transfers_of(s, data)
+    if abroad:  # the register says otherwise than the policy's words: the register wins
+        texts["transfers"] = (
+            "Some of your personal data is transferred outside the United Kingdom, to "
+            "organisations that process it for us: " + "; ".join(abroad) + ".")
     return {
         "data": data,
         "subject": data["subject"],

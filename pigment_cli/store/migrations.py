@@ -396,7 +396,70 @@ def _m3_every_right(conn: sqlite3.Connection) -> None:
     """)
 
 
-MIGRATIONS: list[Migration] = [_m1_foundation, _m2_specific_consent, _m3_every_right]
+def _m4_dpo_registers(conn: sqlite3.Connection) -> None:
+    """The registers a DPO keeps beside the data (issue 16): personal-data breaches (UK GDPR
+    Art. 33-34) and the subjects they touched, processors and transfers abroad (Art. 28, 44-46),
+    and DPIAs (Art. 35). Times are UTC; free text (descriptions, measures, reasons) may describe
+    people and is erased by each register's retention rule, never audited."""
+    _run_script(conn, """
+        CREATE TABLE breaches (
+            id TEXT PRIMARY KEY,
+            occurred_at TEXT,
+            aware_at TEXT NOT NULL,
+            nature TEXT NOT NULL,
+            description TEXT NOT NULL,
+            categories TEXT NOT NULL DEFAULT '',
+            approx_subjects INTEGER,
+            records INTEGER,
+            risk TEXT CHECK (risk IN ('none', 'risk', 'high')),
+            risk_reason TEXT,
+            assessed_at TEXT,
+            consequences TEXT,
+            measures TEXT,
+            ico_notified_at TEXT,
+            ico_reference TEXT,
+            subjects_notified_at TEXT,
+            closed_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE breach_subjects (
+            breach_id TEXT NOT NULL REFERENCES breaches (id) ON DELETE CASCADE,
+            subject_id TEXT NOT NULL REFERENCES subjects (id) ON DELETE CASCADE,
+            PRIMARY KEY (breach_id, subject_id)
+        );
+        CREATE INDEX breach_subjects_subject ON breach_subjects (subject_id);
+        CREATE TABLE processors (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            purposes TEXT NOT NULL DEFAULT '',
+            categories TEXT NOT NULL DEFAULT '',
+            country TEXT NOT NULL DEFAULT 'GB',
+            safeguard TEXT,
+            contract_until TEXT,
+            note TEXT,
+            added_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+        CREATE TABLE dpias (
+            id TEXT PRIMARY KEY,
+            processing TEXT NOT NULL,
+            purposes TEXT NOT NULL DEFAULT '',
+            risk TEXT NOT NULL,
+            measures TEXT NOT NULL,
+            review_by TEXT NOT NULL,
+            ico_consulted_on TEXT,
+            added_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+    """)
+
+
+MIGRATIONS: list[Migration] = [_m1_foundation, _m2_specific_consent, _m3_every_right,
+                               _m4_dpo_registers]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
