@@ -108,18 +108,21 @@ def notify_ico_(
     on: OnOption,
     reference: Annotated[str | None, typer.Option(
         "--reference", help="The ICO's case reference, if given.", show_default=False)] = None,
+    late_reason: Annotated[str | None, typer.Option(
+        "--late-reason", help="Why the ICO was told after the 72 hours: required then (UK GDPR "
+        "Art. 33(1)); shown only to the manager and in the report.", show_default=False)] = None,
     db: DbOption = None, actor: ActorOption = None,
 ) -> None:
-    """Record when the ICO was told of a breach.
+    """Record when the ICO was told of a breach (after 72 hours, with --late-reason).
     Example: pigment breach notify-ico B-7K3Q9 --on 2026-11-25T10:00 --reference IC-123456"""
     from pigment_cli.records.breaches import notify_ico
 
     with open_session(db, actor) as s:
-        b = notify_ico(s, breach_id, on=on, reference=reference)
+        b = notify_ico(s, breach_id, on=on, reference=reference, late_reason=late_reason)
     say(f"pigment: breach {b.id}: the ICO was told"
         + (" (voluntary: assessed as no likely risk)" if b.risk == "none" else "")
-        + (" - LATE, after the 72 hours: keep the reasons for the delay with the report (UK "
-           "GDPR Art. 33(1))" if b.ico_late else ""))
+        + (" - LATE, after the 72 hours; the reasons for the delay are kept for the report "
+           "(UK GDPR Art. 33(1))" if b.ico_late else ""))
     if b.risk is None:
         say(f"pigment: breach {b.id} is not yet assessed: pigment breach assess {b.id}")
 
@@ -231,7 +234,7 @@ def show(breach_id: BreachArg, db: DbOption = None, actor: ActorOption = None,
         "id", "status", "occurred_at", "aware_at", "ico_deadline", "hours_left", "nature",
         "description", "categories", "approx_subjects", "subject_ids", "records", "risk",
         "risk_reason", "assessed_at", "consequences", "measures", "ico_notified_at", "ico_late",
-        "ico_reference", "subjects_required", "subjects_notified_at", "closed_at")]
+        "ico_reference", "late_reason", "subjects_required", "subjects_notified_at", "closed_at")]
     rows.append(["still needs", "; ".join(data["missing"]) or "nothing"])
     table(f"Breach {b.id}", ["field", "value"], rows)
 
@@ -271,3 +274,27 @@ def report(
     write_out(out_file, text, db)
     say(f"pigment: breach {b.id}: report written to {out_file}")
 
+
+@app.command("letter")
+def letter(
+    breach_id: BreachArg,
+    subject: Annotated[str | None, typer.Option(
+        "--subject", help="A subject linked to the breach, e.g. S-7K3Q9 (without it: a letter "
+        "to \"Dear patient\", for a mail merge).", show_default=False)] = None,
+    format_: Annotated[str, typer.Option(
+        "--format", help="txt (plain text) or html (a printable web page).")] = "txt",
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Write the letter to this new file (0600; never over an existing file) "
+        "instead of printing it.", show_default=False)] = None,
+    db: DbOption = None, actor: ActorOption = None,
+) -> None:
+    """Write the letter telling the people affected of a high-risk breach (UK GDPR Art. 34).
+    Example: pigment breach letter B-7K3Q9 --subject S-7K3Q9 --format html --out letter.html"""
+    from pigment_cli.rights.letters import issue_breach_letter
+
+    with open_session(db, actor) as s:
+        written = issue_breach_letter(s, breach_id, subject, format_, out=out_file)
+    if written.out is None:
+        print(written.text, end="")
+    else:
+        say(f"pigment: breach {written.breach_id}: letter written to {written.out}")

@@ -84,7 +84,9 @@ def list_(
     with open_session(db, as_of=as_of, mode="read") as s:
         dpias = list_dpias(s.conn, clinic_today(s), include_ended=all_, due_only=due)
     if json_:
-        print_json([d.to_dict() for d in dpias])
+        # risks and measures are free text: only `dpia show` prints them
+        print_json([{k: v for k, v in d.to_dict().items() if k not in ("risk", "measures")}
+                    for d in dpias])
     else:
         title = f"{len(dpias)} DPIA(s)" + (" due for review" if due else "")
         table(title, ["dpia", "processing", "purposes", "review by", "days left", "ICO", "ended"],

@@ -92,7 +92,8 @@ def list_(
     with open_session(db, actor) as s:
         found = list_processors(s, include_ended=all_)
     if json_:
-        print_json([p.to_dict() for p in found])
+        # the note is free text: only `processor show` prints it
+        print_json([{k: v for k, v in p.to_dict().items() if k != "note"} for p in found])
         return
     table(f"{len(found)} processor(s)",
           ["processor", "name", "role", "country", "safeguard", "contract", "ended"],

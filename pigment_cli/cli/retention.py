@@ -104,6 +104,10 @@ def sweep(
         f"{result.duration_s:.2f} s\n")
     for h in held:
         sys.stdout.write(f"  held: {h['subject_id']} (due {h['due']}): {'; '.join(h['reasons'])}\n")
+    if result.erased_breaches or result.erased_dpias or result.erased_processors:
+        sys.stdout.write(f"  registers: {result.erased_breaches} closed breach(es), "
+                         f"{result.erased_dpias} ended DPIA(s), {result.erased_processors} ended "
+                         "processor(s) past their keep\n")
 
 
 class _progress_bar:  # noqa: N801 - used like a function

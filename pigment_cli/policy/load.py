@@ -14,6 +14,7 @@ from pigment_cli.errors import BadInput
 from pigment_cli.policy.model import (
     BASES,
     NHS_ADULT_HEALTH_YEARS,
+    REGISTER_KEEPS,
     REPORT_TEXT_KEYS,
     REQUIRED_KEYS,
     Policy,
@@ -207,6 +208,17 @@ def _check(data: dict[str, Any], source: str, *, stored: bool = False) -> list[P
             parse_duration(copies["keep"])
         except ValueError as exc:
             error("copies.keep", f"{exc} (how long backups and kept-aside stores are kept)")
+    registers = data.get("registers", {})
+    if not isinstance(registers, dict):
+        error("registers", "must be a table")
+    else:
+        for name, start in REGISTER_KEEPS.items():
+            if f"{name}_keep" in registers:
+                try:
+                    parse_duration(registers[f"{name}_keep"])
+                except ValueError as exc:
+                    error(f"registers.{name}_keep", f"{exc} (how long the {name} register keeps "
+                          f"an entry after its {start})")
     letters = data.get("letters", {})
     if not isinstance(letters, dict):
         error("letters", "must be a table")

@@ -52,6 +52,10 @@ _SINGULAR = {
 }
 _DURATION = re.compile(r"^(\d+)([ymwd])$")
 DEFAULT_COPIES_KEEP = "35d"  # backups and kept-aside stores: about five weeks of nightly copies
+# The DPO's registers and when each entry's keep starts: a breach when closed, a DPIA or a
+# processor when ended. Their free text may describe people: erased by the retention sweep.
+REGISTER_KEEPS = {"breaches": "closing", "dpias": "ending", "processors": "ending"}
+DEFAULT_REGISTER_KEEP = "6y"
 
 
 @lru_cache(maxsize=64)
@@ -308,6 +312,13 @@ class Policy:
         """How long backups, stores kept aside by a restore and rejects files are kept before
         `pigment copies prune` removes them: a duration such as 35d (`[copies] keep`)."""
         return str((self.data.get("copies") or {}).get("keep", DEFAULT_COPIES_KEEP))
+
+    def register_keep(self, register: str) -> str:
+        """How long a closed breach, an ended DPIA or an ended processor stays on its register
+        before the retention sweep erases it: a duration such as 6y (`[registers] breaches_keep`,
+        `dpias_keep`, `processors_keep`)."""
+        keeps = self.data.get("registers") or {}
+        return str(keeps.get(f"{register}_keep", DEFAULT_REGISTER_KEEP))
 
     def letters_folder(self) -> str | None:
         """The clinic's own letter templates (`[letters] folder`): a folder, absolute or relative

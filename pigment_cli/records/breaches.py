@@ -35,7 +35,7 @@ _TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(:\d{2})?)(Z|[+-]\d{2}:
 _BREACH_ID = re.compile(r"^B-[0-9A-Z]{5}$")
 _COLUMNS = ("id, occurred_at, aware_at, nature, description, categories, approx_subjects, records, "
             "risk, risk_reason, assessed_at, consequences, measures, ico_notified_at, "
-            "ico_reference, subjects_notified_at, closed_at, created_at, updated_at")
+            "ico_reference, late_reason, subjects_notified_at, closed_at, created_at, updated_at")
 
 
 # --- time: typed in London, stored in UTC ------------------------------------------------------
@@ -119,6 +119,7 @@ class Breach:
     measures: str | None
     ico_notified_at: str | None
     ico_reference: str | None
+    late_reason: str | None  # Art. 33(1): why the ICO was told after the 72 hours
     subjects_notified_at: str | None
     closed_at: str | None
     created_at: str
@@ -214,7 +215,7 @@ def _breach(conn: sqlite3.Connection, row: sqlite3.Row) -> Breach:
         row["id"], row["occurred_at"], row["aware_at"], tuple(_split(row["nature"])),
         row["description"], tuple(_split(row["categories"])), row["approx_subjects"],
         row["records"], row["risk"], row["risk_reason"], row["assessed_at"], row["consequences"],
-        row["measures"], row["ico_notified_at"], row["ico_reference"],
+        row["measures"], row["ico_notified_at"], row["ico_reference"], row["late_reason"],
         row["subjects_notified_at"], row["closed_at"], row["created_at"], row["updated_at"],
         linked)
 
@@ -346,17 +347,27 @@ def _notified_on(s: Session, breach: Breach, on: str) -> datetime:
     return when
 
 
-def notify_ico(s: Session, breach_id: str, *, on: str, reference: str | None = None) -> Breach:
+def notify_ico(s: Session, breach_id: str, *, on: str, reference: str | None = None,
+               late_reason: str | None = None) -> Breach:
     """Record when the ICO was told (and its case reference). Allowed whatever the assessment:
-    telling the ICO of a breach assessed as no risk is voluntary."""
+    telling the ICO of a breach assessed as no risk is voluntary. Told after the 72 hours, the
+    reasons for the delay are required (Art. 33(1)); kept, never audited."""
     breach = _open(s, breach_id)
     if breach.ico_notified_at is not None:
         raise BadInput(f"breach {breach.id}: the ICO's notification is already on record "
                        f"({london_text(breach.ico_notified_at)})")
     when = _notified_on(s, breach, on)
     ref = clean_text(reference, "--reference")
-    s.conn.execute("UPDATE breaches SET ico_notified_at = ?, ico_reference = ?, updated_at = ? "
-                   "WHERE id = ?", (iso_now(when), ref, s.stamp, breach.id))
+    reason = _text(late_reason, "--late-reason")
+    if when > breach.deadline and not reason:
+        raise BadInput(f"breach {breach.id}: the ICO was told after the 72 hours (deadline "
+                       f"{breach.deadline_text}); give --late-reason, the reasons for the delay "
+                       "(UK GDPR Art. 33(1))")
+    if reason and when <= breach.deadline:
+        raise BadInput(f"breach {breach.id}: --late-reason is only for a notification after the "
+                       f"72 hours (deadline {breach.deadline_text})")
+    s.conn.execute("UPDATE breaches SET ico_notified_at = ?, ico_reference = ?, late_reason = ?, "
+                   "updated_at = ? WHERE id = ?", (iso_now(when), ref, reason, s.stamp, breach.id))
     s.audit("breach notify-ico", None, breach=breach.id)
     return find_breach(s.conn, breach.id)
 
@@ -510,6 +521,8 @@ def report_fields(s: Session, breach_id: str) -> tuple[Breach, list[tuple[str, s
         ("ICO deadline (aware + 72 hours)", breach.deadline_text),
         ("When the ICO was told", (london_text(breach.ico_notified_at) or "not yet") + late),
         ("ICO case reference", breach.ico_reference or "none yet"),
+        *([("Reasons for the delay", breach.late_reason or "not yet recorded")]
+          if breach.ico_late else []),
         ("Nature of the breach", ", ".join(breach.nature)),
         ("What happened", breach.description),
         ("Categories of personal data", categories or "not yet known"),
@@ -535,7 +548,10 @@ def render_report(breach: Breach, fields: list[tuple[str, str]], fmt: str) -> st
     if fmt == "md":
         lines = [f"# {title}", ""]
         for question, answer in fields:
-            lines += [f"## {question}", "", answer, ""]
+            # Free text never makes structure: each of its lines is quoted, so a "## ..." line
+            # in a description cannot pose as a section of the report.
+            quoted = "\n".join(f"> {line}" if line else ">" for line in answer.split("\n"))
+            lines += [f"## {question}", "", quoted, ""]
         return "\n".join(lines)
     from html import escape
 

@@ -301,6 +301,12 @@ def register_findings(conn: sqlite3.Connection, today: date) -> list[tuple[str, 
             "processor contracts", f"{len(expired)} processor contract(s) past their end date: "
             + ", ".join(expired[:10]), "renew and record it (pigment processor update P-... "
             "--contract-until DATE) or stop using them (pigment processor end P-...)"))
+    unwritten = [p.id for p in active if not p.contract_until]
+    if unwritten:
+        findings.append((
+            "processor contract missing", f"{len(unwritten)} processor(s) with no contract recorded: "
+            + ", ".join(unwritten[:10]), "Art. 28 needs a written contract: record its end date "
+            "(pigment processor update P-... --contract-until DATE)"))
     unsafe = [p.id for p in active if p.transfer and p.safeguard in (None, "none")]
     if unsafe:
         findings.append((

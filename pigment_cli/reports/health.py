@@ -141,7 +141,7 @@ def check(s: Session) -> dict[str, Any]:
     # Processors (Art. 28: a contract in force) and transfers abroad (Art. 44-46: a safeguard).
     register = {name: (problem, fix) for name, problem, fix in
                 register_findings(conn, london_today(s.now))}
-    for name in ("processor contracts", "transfers"):
+    for name in ("processor contracts", "processor contract missing", "transfers"):
         if name in register:
             findings.append(_finding(name, *register[name]))
         else:

@@ -16,6 +16,7 @@ from pigment_cli.policy import Policy
 from pigment_cli.policy.rules import after, subject_due
 from pigment_cli.records.erasure import ErasureBatch, erase_items, erase_subject, scrub_files
 from pigment_cli.records.holds import active_holds
+from pigment_cli.records.registers import sweep_registers
 from pigment_cli.records.suppression import suppression_key
 from pigment_cli.retention.plan import (
     WITHDRAWN,
@@ -41,6 +42,9 @@ class SweepResult:
     erased_subjects: int = 0
     erased_items: int = 0
     erased_requests: int = 0  # closed requests of people no longer in the store, kept long enough
+    erased_breaches: int = 0  # closed breaches past `[registers] breaches_keep`
+    erased_dpias: int = 0  # ended DPIAs past `dpias_keep`
+    erased_processors: int = 0  # ended processors past `processors_keep`
     held: list[Held] = field(default_factory=list)
     errors: int = 0
     duration_s: float = 0.0
@@ -60,6 +64,8 @@ class SweepResult:
             "as_of": self.as_of, "applied": self.applied,
             "erased_subjects": self.erased_subjects, "erased_items": self.erased_items,
             "erased_requests": self.erased_requests,
+            "erased_breaches": self.erased_breaches, "erased_dpias": self.erased_dpias,
+            "erased_processors": self.erased_processors,
             "held": len(held), "held_subjects": held, "errors": self.errors,
             "duration_s": round(self.duration_s, 3), "checkpointed": self.checkpointed,
         }
@@ -78,6 +84,8 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
         result.erased_subjects, result.erased_items = len(the_plan.subjects), len(the_plan.items)
         result.erased_requests = sweep_closed(conn, policy, as_of, stamp=stamp, actor=actor,
                                               apply=False)
+        _count_registers(result, sweep_registers(conn, policy, as_of, stamp=stamp, actor=actor,
+                                                 apply=False))
         result.duration_s = clock() - started
         return result
     with transaction(conn):
@@ -158,6 +166,8 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
     with transaction(conn):
         result.erased_requests = sweep_closed(conn, policy, as_of, stamp=stamp, actor=actor,
                                               apply=True)
+        _count_registers(result, sweep_registers(conn, policy, as_of, stamp=stamp, actor=actor,
+                                                 apply=True))
     result.duration_s = clock() - started
     with transaction(conn):
         conn.execute(
@@ -167,6 +177,12 @@ def sweep(conn: sqlite3.Connection, policy: Policy, as_of: date, *, stamp: str, 
         )
     result.checkpointed = scrub_files(conn, stamp)  # notes (or clears) erased values left in the WAL
     return result
+
+
+def _count_registers(result: SweepResult, counts: dict[str, int]) -> None:
+    result.erased_breaches = counts["erased_breaches"]
+    result.erased_dpias = counts["erased_dpias"]
+    result.erased_processors = counts["erased_processors"]
 
 
 def _still_due(conn: sqlite3.Connection, policy: Policy, item: DueItem, processed: str,

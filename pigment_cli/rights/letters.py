@@ -13,6 +13,10 @@ that records a step (acknowledgement, extension) is dated the day of that step, 
 printed again later for the file (it then says when it was printed); any other, today. Audit
 entries carry the request id and the template only (and the restriction's id for a
 restriction-lifting letter).
+
+The same machinery writes the notice to the people a high-risk breach affects (UK GDPR Art. 34,
+`breach-notice`): to one linked subject, or "Dear patient" for a mail merge; audited as "breach
+letter" with the breach's id only.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pigment_cli.clock import london_today, parse_date
 from pigment_cli.errors import BadInput, NotFound, Refused
 from pigment_cli.files import check_output, shown_path, write_new_private
 from pigment_cli.policy import Policy
+from pigment_cli.records.breaches import Breach, find_breach, london_text
 from pigment_cli.records.objections import CONSENT, DIRECT_MARKETING
 from pigment_cli.records.restrictions import (
     OBJECTABLE_BASES,
@@ -59,9 +64,11 @@ TEMPLATES = ("acknowledgement", "id-request", "clarification", "extension", "com
              "refusal", "nothing-held", "restriction-lifting")
 FORMATS = ("txt", "html")
 PARTIALS = ("_base", "_ico")  # the shared layout and the regulator's paragraph
+BREACH_TEMPLATE = "breach-notice"  # to the people a high-risk breach affects (`breach letter`)
 # The only names a letter may load (render, extend, include, import): the letters themselves and
 # the layout and partials pigment ships. Anything else is no template, whatever file it names.
-LOADABLE = frozenset(f"{name}.{fmt}.j2" for name in (*TEMPLATES, *PARTIALS) for fmt in FORMATS)
+LOADABLE = frozenset(f"{name}.{fmt}.j2" for name in (*TEMPLATES, BREACH_TEMPLATE, *PARTIALS)
+                     for fmt in FORMATS)
 _MAX_TEMPLATE_BYTES = 256 * 1024  # a letter template is a page or two of text
 TEXT_WIDTH = 72  # plain-text letters are wrapped to this many columns
 
@@ -642,3 +649,141 @@ def issue_letter(s: Session, request_id: str, template: str, fmt: str = "txt", *
     except OSError as exc:
         raise BadInput(f"cannot write {shown_path(out)}: {exc.strerror}") from None
     return Letter(view.id, template, fmt, text, out)
+
+
+# --- the notice to the people a breach affects (UK GDPR Art. 34) ------------------------------
+
+# The ICO's three kinds of breach, in the words a patient reads ("On 23 November 2026, ...").
+_NATURE_PHRASES = {
+    "confidentiality": "information about you was disclosed to, or could be seen by, someone "
+                       "who should not have had it",
+    "integrity": "information about you was changed or damaged without authorisation",
+    "availability": "information about you was lost, or could not be reached when it was needed",
+}
+
+
+@dataclass(frozen=True)
+class BreachLetter:
+    """A rendered breach notice, whom it is for (None: "Dear patient", for a mail merge) and the
+    file it was written to (None: for stdout)."""
+
+    breach_id: str
+    subject_id: str | None
+    fmt: str
+    text: str
+    out: Path | None = None
+
+
+def _breach_addressee(s: Session, breach: Breach, subject_id: str | None) -> dict[str, Any]:
+    """The person the notice is addressed to: a subject linked to the breach (BadInput, exit 2,
+    for any other), or nobody in particular ("Dear patient")."""
+    if subject_id is None:
+        return {"name": "", "address_lines": [], "salutation": "patient", "in_store": False,
+                "email_held": False}
+    key = subject_id.strip().upper()
+    if key not in breach.subject_ids:
+        shown = key if re.fullmatch(r"S-[0-9A-Z]{5}", key) else "with that id"
+        raise BadInput(f"subject {shown} is not linked to breach {breach.id}; write to one of "
+                       "its subjects (pigment breach show), or leave out --subject for a letter "
+                       "to \"Dear patient\"")
+    subject = get_subject(s.conn, key)
+    name = plain(subject.name)
+    lines = [line for line in plain(subject.address, multiline=True).split("\n") if line]
+    return {"name": name, "address_lines": lines, "salutation": name or "patient",
+            "in_store": True, "email_held": False}
+
+
+def _breach_context(s: Session, breach: Breach, person: dict[str, Any],
+                    fmt: str) -> dict[str, Any]:
+    policy = s.policy
+    controller, authority = policy.controller, policy.authority
+    today = london_today(s.now)
+    natures = [_NATURE_PHRASES[n] for n in breach.nature if n in _NATURE_PHRASES]
+    return {
+        "fmt": fmt,
+        "template": BREACH_TEMPLATE,
+        "letter_date": long_date(today),
+        "printed_date": "",
+        "clinic": {
+            "name": plain(controller.get("name")),
+            "address_lines": [ln for ln in plain(controller.get("address"),
+                                                 multiline=True).split("\n") if ln],
+            "email": plain(controller.get("email")),
+            "phone": plain(controller.get("phone")),
+        },
+        "authority": {
+            "name": plain(authority.get("name")),
+            "address": plain(authority.get("address")),
+            "phone": plain(authority.get("phone")),
+            "website": plain(authority.get("website")),
+        },
+        "contact": {"dpo": plain(controller.get("dpo"))},
+        "person": person,
+        # The layout's "Our reference": the breach's id.
+        "request": {"id": breach.id},
+        "breach": {
+            "id": breach.id,
+            "nature_phrase": plain(", and ".join(natures) or _NATURE_PHRASES["confidentiality"]),
+            "occurred": long_date((london_text(breach.occurred_at) or "")[:10] or None),
+            "aware": long_date((london_text(breach.aware_at) or "")[:10]),
+            "categories": [plain(policy.label_or_key("categories", c)) for c in breach.categories],
+            "description": plain(breach.description, multiline=True),
+            "consequences": plain(breach.consequences, multiline=True),
+            "measures": plain(breach.measures, multiline=True),
+        },
+    }
+
+
+def _breach_letter(s: Session, breach_id: str, subject_id: str | None,
+                   fmt: str) -> tuple[Breach, str | None, str, str]:
+    kind = (fmt or "").strip().lower()
+    if kind not in FORMATS:
+        raise BadInput(f"unknown --format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    breach = find_breach(s.conn, breach_id)
+    if breach.risk != "high":
+        raise Refused(f"breach {breach.id} is assessed {breach.risk or 'not yet'}, not high: "
+                      "UK GDPR Art. 34 (telling the people affected) applies to high risk only "
+                      f"(pigment breach assess {breach.id} --risk high --reason ...)")
+    person = _breach_addressee(s, breach, subject_id)
+    unwritten = [flag for flag, text in (("--consequences", breach.consequences),
+                                         ("--measures", breach.measures)) if not text]
+    if unwritten:
+        raise BadInput(f"breach {breach.id}: the letter must tell people the likely consequences "
+                       "and the measures taken (UK GDPR Art. 34(2)); record them first: pigment "
+                       f"breach update {breach.id} {' ... '.join(unwritten)} ...")
+    body = _render(letters_folder(s), f"{BREACH_TEMPLATE}.{kind}.j2",
+                   _breach_context(s, breach, person, kind))
+    if kind == "txt":
+        body = wrap_text(body)
+    linked = subject_id.strip().upper() if subject_id is not None else None
+    return breach, linked, kind, body.rstrip("\n") + "\n"
+
+
+def render_breach_letter(s: Session, breach_id: str, subject_id: str | None = None,
+                         fmt: str = "txt") -> str:
+    """The notice to the people breach `breach_id` affects (unaudited: `issue_breach_letter`
+    audits). Refused (exit 3) unless the breach is assessed high risk; BadInput (exit 2) for a
+    subject not linked to it, or while its consequences or measures are not recorded."""
+    return _breach_letter(s, breach_id, subject_id, fmt)[3]
+
+
+def issue_breach_letter(s: Session, breach_id: str, subject_id: str | None = None,
+                        fmt: str = "txt", *, out: Path | None = None) -> BreachLetter:
+    """Render the breach notice and record that it was issued ("breach letter": the breach's id,
+    under the subject's id when addressed to one). With `out`, write it to that new file (mode
+    0600; never over an existing file: BadInput). The audit entry is committed before the file
+    appears."""
+    if out is not None:
+        _check_out(out, own_files(s.path or store_path_of(s.conn)))
+    breach, linked, fmt, text = _breach_letter(s, breach_id, subject_id, fmt)
+    s.audit("breach letter", linked, breach=breach.id)
+    if out is None:
+        return BreachLetter(breach.id, linked, fmt, text)
+    s.commit_so_far()  # on record before the letter exists
+    try:
+        write_new_private(out, text.encode("utf-8"))
+    except FileExistsError:
+        raise BadInput(f"--out {shown_path(out)} already exists; choose a new name") from None
+    except OSError as exc:
+        raise BadInput(f"cannot write {shown_path(out)}: {exc.strerror}") from None
+    return BreachLetter(breach.id, linked, fmt, text, out)

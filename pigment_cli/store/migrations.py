@@ -418,6 +418,7 @@ def _m4_dpo_registers(conn: sqlite3.Connection) -> None:
             measures TEXT,
             ico_notified_at TEXT,
             ico_reference TEXT,
+            late_reason TEXT,  -- Art. 33(1): why the ICO was told after 72 hours
             subjects_notified_at TEXT,
             closed_at TEXT,
             created_at TEXT NOT NULL,

@@ -121,7 +121,8 @@ def test_list_exits_1_when_a_notifiable_breach_is_past_its_72_hours(cli, store: 
         == [late]
     cli.ok("breach", "assess", late, "--risk", "risk", "--reason", "x")
     assert cli("breach", "list", "--overdue").exit_code == ExitCode.CHECK_FAILED  # still not told
-    told = cli("breach", "notify-ico", late, "--on", "2026-11-25T10:30")
+    told = cli("breach", "notify-ico", late, "--on", "2026-11-25T10:30", "--late-reason",
+               "found on a Sunday")
     assert told.exit_code == 0 and "LATE" in told.stderr
     assert cli("breach", "list").exit_code == 0
     assert cli.json("breach", "show", late)["ico_late"] is True
@@ -136,9 +137,13 @@ def test_report_has_what_the_ico_form_asks_for(cli, store: Path, tmp_path: Path)
     md = cli.ok("breach", "report", breach).stdout
     for expected in ("Pigment.lab", "privacy@pigment.example", "Data Protection Officer",
                      deadline, "about 40", "about 120", "distress", "recalled",
-                     "Special category (health) data involved\n\nyes", "confidentiality",
-                     "When the ICO was told\n\nnot yet"):
+                     "Special category (health) data involved\n\n> yes", "confidentiality",
+                     "When the ICO was told\n\n> not yet"):
         assert expected in md, expected
+    # free text never makes structure in the Markdown report
+    cli.ok("breach", "update", breach, "--measures", "recalled\n## Fake heading")
+    md = cli.ok("breach", "report", breach).stdout
+    assert "\n## Fake heading" not in md and "> ## Fake heading" in md
     out = tmp_path / "breach.html"
     cli.ok("breach", "report", breach, "--format", "html", "--out", str(out))
     assert out.stat().st_mode & 0o777 == 0o600

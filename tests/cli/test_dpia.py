@@ -269,3 +269,10 @@ def test_cron_breach_line_is_silent_until_a_breach_is_overdue(tmp_path: Path) ->
     mailed = _run(line, db)
     assert mailed.returncode == 0 and breach in mailed.stdout and "lost letter" not in mailed.stdout
 
+
+
+def test_dpia_list_json_keeps_risks_and_measures_out(cli, store: Path) -> None:
+    cli.ok("dpia", "add", "--processing", "CCTV", "--purposes", "security", "--risk",
+           "filming Jane Doe", "--measures", "mask Jane Doe", "--review-by", "2027-06-30")
+    listed = cli.ok("dpia", "list", "--all", "--json").stdout
+    assert "Jane Doe" not in listed and "CCTV" in listed

@@ -282,3 +282,13 @@ def test_the_access_report_names_a_transfer_of_the_persons_data(cli, subject_id:
     report = " ".join((out / "report.html").read_text().split())
     assert "We do not transfer your personal data outside" not in report
     assert "Far Host Inc in US" in report and "International Data Transfer Agreement" in report
+
+
+def test_review_fixes_notes_stay_in_show_and_contracts_are_recorded(
+        cli, store: Path) -> None:
+    pid = cli.ok("processor", "add", "--name", "No Contract Ltd", "--role", "it", "--purposes",
+                 "care", "--categories", "contact", "--note", "ask Jane Doe").stdout.strip()
+    assert "Jane Doe" not in cli.ok("processor", "list", "--json").stdout
+    assert "Jane Doe" in cli.ok("processor", "show", pid, "--json").stdout
+    result = cli("check", "--json")
+    assert result.exit_code == ExitCode.CHECK_FAILED and "no contract recorded" in result.stdout

@@ -129,7 +129,7 @@ def test_overdue_and_the_status_summary(store: Path) -> None:
         assert br.overdue_breaches(s.conn, FIXED_NOW) == []
         # told late: no longer overdue, marked late
         br.assess_breach(s, past.id, risk="risk", reason="key was with it")
-        told = br.notify_ico(s, past.id, on="2026-11-25T10:30")
+        told = br.notify_ico(s, past.id, on="2026-11-25T10:30", late_reason="weekend")
         assert told.ico_late and not told.overdue(FIXED_NOW)
         assert br.breach_summary(s.conn, FIXED_NOW)[0]["ico_notified"] is True
 
