@@ -171,6 +171,11 @@ class Breach:
         if self.subjects_required and self.subjects_notified_at is None:
             needs.append("telling the people affected (pigment breach notify-subjects; UK GDPR "
                          "Art. 34)")
+        # Art. 33(5): every breach, notified or not, is documented with its effects and the
+        # remedial action taken.
+        if not (self.consequences or "").strip() or not (self.measures or "").strip():
+            needs.append("its effects and the remedial action on record (pigment breach update "
+                         "--consequences ... --measures ...; UK GDPR Art. 33(5))")
         return needs
 
     def status(self, now: datetime) -> str:

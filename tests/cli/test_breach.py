@@ -101,7 +101,10 @@ def test_assessed_none_the_ico_is_voluntary(cli, store: Path) -> None:
     none = cli("breach", "assess", breach, "--risk", "none", "--reason", "encrypted, key safe")
     assert none.exit_code == 0 and "need not be told" in none.stderr
     assert cli("breach", "list", "--overdue").exit_code == 0
-    cli.ok("breach", "close", breach)  # nothing required
+    # nothing to notify, but Art. 33(5): effects and remedial action on record first
+    assert cli("breach", "close", breach).exit_code == ExitCode.REFUSED
+    cli.ok("breach", "update", breach, "--consequences", "none", "--measures", "key rotated")
+    cli.ok("breach", "close", breach)
     assert cli.json("breach", "show", breach)["risk_reason"] == "encrypted, key safe"
     other, _ = _record(cli)
     cli.ok("breach", "assess", other, "--risk", "none", "--reason", "no risk")

@@ -22,6 +22,7 @@ def _breach(cli, *, close: bool) -> str:  # noqa: ANN001
                     "confidentiality", "--description", "Marker Person's letter").stdout.split()[0]
     cli.ok("breach", "assess", breach, "--risk", "none", "--reason", "sealed, returned")
     if close:
+        cli.ok("breach", "update", breach, "--consequences", "none", "--measures", "returned")
         cli.ok("breach", "close", breach)
     return breach
 

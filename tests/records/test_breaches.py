@@ -81,7 +81,10 @@ def test_an_assessment_decides_what_is_mandatory(store: Path) -> None:
         with pytest.raises(Refused, match="risk assessment"):
             br.close_breach(s, b.id)
         none = br.assess_breach(s, b.id, risk="none", reason="caught before anyone saw it")
-        assert not none.notifiable and none.missing() == []
+        assert not none.notifiable and len(none.missing()) == 1
+        with pytest.raises(Refused, match=r"Art\. 33\(5\)"):
+            br.close_breach(s, b.id)
+        assert br.update_breach(s, b.id, consequences="none", measures="refiled").missing() == []
         high = br.assess_breach(s, b.id, risk="HIGH", reason="health data posted")
         assert high.notifiable and high.subjects_required
         assert len(high.missing()) == 2
@@ -107,6 +110,7 @@ def test_risk_needs_the_ico_only(store: Path) -> None:
         with pytest.raises(Refused):
             br.close_breach(s, b.id)
         br.notify_ico(s, b.id, on="2026-11-24T17:00", reference="IC-1")
+        br.update_breach(s, b.id, consequences="appointments lost", measures="server restored")
         assert br.close_breach(s, b.id).subjects_notified_at is None
 
 
