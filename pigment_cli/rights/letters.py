@@ -299,6 +299,22 @@ def _check(s: Session, view: RequestView, template: str, today: date, detail: st
     return _Facts(_letter_day(view, template, today), today)
 
 
+def _senders(controller: dict[str, Any], authority: dict[str, Any]) -> dict[str, Any]:
+    """The clinic (from the policy's controller) and the regulator (its supervisory authority),
+    as every letter's layout shows them: plain text only."""
+    return {
+        "clinic": {
+            "name": plain(controller.get("name")),
+            "address_lines": [ln for ln in plain(controller.get("address"),
+                                                 multiline=True).split("\n") if ln],
+            "email": plain(controller.get("email")),
+            "phone": plain(controller.get("phone")),
+        },
+        "authority": {key: plain(authority.get(key))
+                      for key in ("name", "address", "phone", "website")},
+    }
+
+
 def _person(s: Session, view: RequestView) -> dict[str, Any]:
     """Who the letter is addressed to: the subject's name (and postal address) while they are in
     the store, else the name kept with the request."""
@@ -381,19 +397,7 @@ def _context(s: Session, view: RequestView, template: str, fmt: str,
         "letter_date": long_date(facts.letter_day),
         # A letter dated the day of an earlier step is a copy: it says when it was printed.
         "printed_date": long_date(facts.today) if facts.letter_day != facts.today else "",
-        "clinic": {
-            "name": plain(controller.get("name")),
-            "address_lines": [ln for ln in plain(controller.get("address"),
-                                                 multiline=True).split("\n") if ln],
-            "email": plain(controller.get("email")),
-            "phone": plain(controller.get("phone")),
-        },
-        "authority": {
-            "name": plain(authority.get("name")),
-            "address": plain(authority.get("address")),
-            "phone": plain(authority.get("phone")),
-            "website": plain(authority.get("website")),
-        },
+        **_senders(controller, authority),
         "person": _person(s, view),
         "request": {
             # Never the request's note: it is the clinic's internal summary.
@@ -704,19 +708,7 @@ def _breach_context(s: Session, breach: Breach, person: dict[str, Any],
         "template": BREACH_TEMPLATE,
         "letter_date": long_date(today),
         "printed_date": "",
-        "clinic": {
-            "name": plain(controller.get("name")),
-            "address_lines": [ln for ln in plain(controller.get("address"),
-                                                 multiline=True).split("\n") if ln],
-            "email": plain(controller.get("email")),
-            "phone": plain(controller.get("phone")),
-        },
-        "authority": {
-            "name": plain(authority.get("name")),
-            "address": plain(authority.get("address")),
-            "phone": plain(authority.get("phone")),
-            "website": plain(authority.get("website")),
-        },
+        **_senders(controller, authority),
         "contact": {"dpo": plain(controller.get("dpo"))},
         "person": person,
         # The layout's "Our reference": the breach's id.
