@@ -645,6 +645,12 @@ def issue_letter(s: Session, request_id: str, template: str, fmt: str = "txt", *
     s.audit("request letter", view.subject_id, request=view.id, template=template, **ids)
     if out is None:
         return Letter(view.id, template, fmt, text)
+    _write_after_audit(s, out, text)
+    return Letter(view.id, template, fmt, text, out)
+
+
+def _write_after_audit(s: Session, out: Path, text: str) -> None:
+    """Commit the letter's audit entry, then write it to `out`: a new file, mode 0600."""
     s.commit_so_far()  # on record before the letter exists
     try:
         write_new_private(out, text.encode("utf-8"))
@@ -652,7 +658,6 @@ def issue_letter(s: Session, request_id: str, template: str, fmt: str = "txt", *
         raise BadInput(f"--out {shown_path(out)} already exists; choose a new name") from None
     except OSError as exc:
         raise BadInput(f"cannot write {shown_path(out)}: {exc.strerror}") from None
-    return Letter(view.id, template, fmt, text, out)
 
 
 # --- the notice to the people a breach affects (UK GDPR Art. 34) ------------------------------
@@ -771,11 +776,5 @@ def issue_breach_letter(s: Session, breach_id: str, subject_id: str | None = Non
     s.audit("breach letter", linked, breach=breach.id)
     if out is None:
         return BreachLetter(breach.id, linked, fmt, text)
-    s.commit_so_far()  # on record before the letter exists
-    try:
-        write_new_private(out, text.encode("utf-8"))
-    except FileExistsError:
-        raise BadInput(f"--out {shown_path(out)} already exists; choose a new name") from None
-    except OSError as exc:
-        raise BadInput(f"cannot write {shown_path(out)}: {exc.strerror}") from None
+    _write_after_audit(s, out, text)
     return BreachLetter(breach.id, linked, fmt, text, out)
